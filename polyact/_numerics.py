@@ -1,0 +1,132 @@
+"""Floating-point formats, correct rounding of reference values, ULP errors and
+the tolerance table of the numerical contract (NUMERICS.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, NamedTuple
+
+import numpy as np
+
+
+class Format(NamedTuple):
+    bits: int  # significand bits including the implicit one
+    emin: int  # exponent of the smallest normal number
+    emax: int  # exponent of the largest finite number
+
+    @property
+    def eps(self) -> float:
+        return 2.0 ** (1 - self.bits)
+
+    @property
+    def max(self) -> float:
+        return (2.0 - 2.0 ** (1 - self.bits)) * 2.0**self.emax
+
+    @property
+    def tiny(self) -> float:  # smallest normal
+        return 2.0**self.emin
+
+    @property
+    def min_subnormal(self) -> float:
+        return 2.0 ** (self.emin - self.bits + 1)
+
+
+FORMATS: Dict[str, Format] = {
+    "float64": Format(53, -1022, 1023),
+    "float32": Format(24, -126, 127),
+    "float16": Format(11, -14, 15),
+    "bfloat16": Format(8, -126, 127),
+}
+
+
+def numpy_dtype(name: str) -> Any:
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    return np.dtype(name)
+
+
+def round_mpf(v: Any, dtype: str) -> float:
+    """Round one mpmath number to ``dtype`` once (nearest, ties to even), as a float.
+
+    Complex values (a formula evaluated outside its real domain) become NaN.
+    """
+    import mpmath
+
+    if isinstance(v, mpmath.mpc):
+        v = v.real if v.imag == 0 else mpmath.nan
+    if not isinstance(v, mpmath.mpf):
+        v = mpmath.mpf(v)
+    if mpmath.isnan(v):
+        return float("nan")
+    if mpmath.isinf(v):
+        return float(v)
+    if v == 0:
+        return 0.0
+    fmt = FORMATS[dtype]
+    _, e = mpmath.frexp(v)  # v = m * 2**e, 0.5 <= |m| < 1
+    exp = max(int(e) - 1, fmt.emin)
+    quantum = mpmath.ldexp(1, exp - fmt.bits + 1)
+    r = mpmath.nint(v / quantum) * quantum  # nint rounds half to even
+    if abs(r) > fmt.max:
+        return float("inf") if r > 0 else float("-inf")
+    return float(r)
+
+
+def round_array(values: Any, dtype: str) -> np.ndarray:
+    """An object array of mpmath numbers rounded once to ``dtype`` (returned as that dtype)."""
+    flat = [round_mpf(v, dtype) for v in np.asarray(values, dtype=object).reshape(-1)]
+    out = np.asarray(flat, dtype=np.float64).reshape(np.shape(values))
+    return out.astype(numpy_dtype(dtype))
+
+
+def ulp(ref: Any, dtype: str) -> np.ndarray:
+    """The unit in the last place of ``ref`` in ``dtype`` (subnormal floor included)."""
+    fmt = FORMATS[dtype]
+    r = np.abs(np.asarray(ref, dtype=np.float64))
+    with np.errstate(all="ignore"):
+        _, e = np.frexp(np.where(np.isfinite(r) & (r > 0), r, 1.0))
+    exp = np.maximum(e - 1, fmt.emin)
+    return np.ldexp(1.0, exp - fmt.bits + 1)
+
+
+def ulp_error(y: Any, ref: Any, dtype: str) -> np.ndarray:
+    """|y - ref| in ULPs of ``ref``; 0 where both are equal (same inf or both NaN),
+    inf where exactly one is NaN or they are different infinities."""
+    y = np.asarray(y, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        err = np.abs(y - ref) / ulp(ref, dtype)
+    same = (y == ref) | (np.isnan(y) & np.isnan(ref))
+    err = np.where(same, 0.0, err)
+    return np.where(np.isnan(err), np.inf, err)
+
+
+class Tolerance(NamedTuple):
+    ulps: float  # n: allowed error in ULPs of the reference
+    abs_eps: float  # a: allowed absolute error in units of eps(dtype) * max(1, |x|)
+
+
+#: The contract every kernel meets: |y - ref| <= n*ulp(ref) + a*eps*max(1, |x|).
+#: Gradients get twice the forward bound. polyact's own kernels aim far tighter
+#: (NUMERICS.md's goals), which `polyact check` reports.
+CONTRACT: Dict[str, Tolerance] = {
+    "float64": Tolerance(64, 4),
+    "float32": Tolerance(32, 4),
+    "float16": Tolerance(2, 2),
+    "bfloat16": Tolerance(2, 2),
+}
+
+
+def within_contract(y: Any, ref: Any, x: Any, dtype: str, *, grad: bool = False) -> np.ndarray:
+    """Boolean mask of the elements that meet the contract."""
+    tol = CONTRACT[dtype]
+    scale = 2.0 if grad else 1.0
+    fmt = FORMATS[dtype]
+    y = np.asarray(y, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        bound = scale * (tol.ulps * ulp(ref, dtype) + tol.abs_eps * fmt.eps * np.maximum(1.0, np.abs(x)))
+        ok = np.abs(y - ref) <= bound
+    return ok | (y == ref) | (np.isnan(y) & np.isnan(ref))

@@ -1,0 +1,79 @@
+"""Gaussian-CDF family: gelu (exact), gelu_tanh, laplace."""
+
+from __future__ import annotations
+
+import math
+
+from ..spec import Native, Param, Reference, positive, real
+from ._declare import declare
+
+_GELU_REF = Reference("Gaussian Error Linear Units (GELUs)", "1606.08415", "Hendrycks & Gimpel", 2016)
+
+
+@declare(
+    "gelu",
+    aliases=("gelu_exact", "gelu_python", "gelu_erf"),
+    formula=r"x\,\Phi(x) = \tfrac{1}{2} x \operatorname{erfc}\left(-x/\sqrt{2}\right)",
+    smooth=True,
+    references=(_GELU_REF,),
+    origin=("torch", "jax", "keras", "megengine", "timm", "zeta"),
+    notes=(
+        "Exact erf form on every backend: the jax native kernel passes approximate=False (jax.nn.gelu "
+        "defaults to the tanh form). Computed with erfc so the negative tail keeps its digits.",
+    ),
+    native={
+        "torch": lambda t, x: t.nn.functional.gelu(x, approximate="none"),
+        "jax": lambda j, x: j.nn.gelu(x, approximate=False),
+        "megengine": lambda m, x: m.functional.gelu(x),
+    },
+)
+def gelu(x, ops):
+    """Gaussian error linear unit x * Phi(x) (exact)."""
+    return 0.5 * x * ops.erfc(-x * ops.sqrt1_2)
+
+
+@declare(
+    "gelu_tanh",
+    aliases=("gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_accurate", "new_gelu", "approximate_gelu"),
+    formula=r"\tfrac{1}{2} x \left(1 + \tanh\left(\sqrt{2/\pi}\,(x + 0.044715 x^3)\right)\right)",
+    smooth=True,
+    references=(_GELU_REF,),
+    origin=("torch", "jax", "keras", "timm", "zeta"),
+    notes=(
+        "Computed as x * sigmoid(2u) (= x (1 + tanh u) / 2) so the negative tail does not cancel; "
+        "for |x| > 30 the value equals relu(x) in every float format.",
+    ),
+    native={
+        "torch": lambda t, x: t.nn.functional.gelu(x, approximate="tanh"),
+        "jax": lambda j, x: j.nn.gelu(x, approximate=True),
+    },
+)
+def gelu_tanh(x, ops):
+    """GELU with the tanh approximation of Phi."""
+    inside = ops.abs(x) <= 30.0
+    xs = ops.where(inside, x, 0.0)
+    u = ops.sqrt_2_over_pi * (xs + 0.044715 * xs * xs * xs)
+    return ops.where(inside, xs * ops.sigmoid(2.0 * u), ops.where(x <= 0, 0.0, x))
+
+
+@declare(
+    "laplace",
+    aliases=("laplace_activation", "laplaceactivation"),
+    params={
+        "mu": Param(math.sqrt(0.5), real, doc="location (MEGA: sqrt(1/2))"),
+        "sigma": Param(math.sqrt(1.0 / (4.0 * math.pi)), positive, doc="scale (MEGA: sqrt(1/(4 pi)))"),
+    },
+    formula=r"\tfrac{1}{2}\left(1 + \operatorname{erf}\left(\frac{x - \mu}{\sigma\sqrt{2}}\right)\right)",
+    bounded=True,
+    monotone=True,
+    smooth=True,
+    references=(Reference("Mega: Moving Average Equipped Gated Attention", "2209.10655", "Ma et al.", 2022),),
+    origin=("zeta",),
+    notes=(
+        "zeta passes mu and sigma to forward(); polyact makes them constructor parameters (the zeta "
+        "facade keeps zeta's calling convention). Computed as erfc(-(x - mu)/(sigma sqrt 2))/2.",
+    ),
+)
+def laplace(x, ops, mu, sigma):
+    """Laplace activation of MEGA: the Gaussian CDF with mean mu and scale sigma."""
+    return 0.5 * ops.erfc((mu - x) * ops.sqrt1_2 / sigma)

@@ -1,0 +1,149 @@
+"""The swish family: silu, swish, e_swish, flatten_t_swish, mish, aria2, elish, hard_elish."""
+
+from __future__ import annotations
+
+from ..spec import Interval, Kink, Native, Param, Reference, positive, real
+from ._declare import declare
+
+_SWISH_REF = Reference("Searching for Activation Functions", "1710.05941", "Ramachandran et al.", 2017)
+_ELISH_REF = Reference("The Quest for the Golden Activation Function", "1808.00783", "Basirat & Roth", 2018)
+
+
+@declare(
+    "silu",
+    formula=r"x\,\sigma(x)",
+    smooth=True,
+    references=(
+        Reference("Sigmoid-Weighted Linear Units for Neural Network Function Approximation in Reinforcement Learning", "1702.03118", "Elfwing et al.", 2017),
+        _SWISH_REF,
+    ),
+    origin=("torch", "jax", "keras", "megengine", "timm", "zeta", "echo"),
+    native={
+        "torch": Native(lambda t, x: t.nn.functional.silu(x), inplace=lambda t, x: t.nn.functional.silu(x, inplace=True)),
+        "jax": lambda j, x: j.nn.silu(x),
+        "megengine": lambda m, x: m.functional.silu(x),
+    },
+)
+def silu(x, ops):
+    """Sigmoid-weighted linear unit x * sigmoid(x) (swish with beta = 1)."""
+    return x * ops.sigmoid(x)
+
+
+@declare(
+    "swish",
+    aliases=("swish_beta",),
+    params={"beta": Param(1.0, real, trainable=True, doc="slope inside the sigmoid, trained (starts at 1 = SiLU)")},
+    formula=r"x\,\sigma(\beta x)",
+    smooth=True,
+    references=(_SWISH_REF,),
+    origin=("echo",),
+    init_doc="beta starts at 1.0 as in the paper (Echo draws it from N(0, 1)).",
+    notes=("At its default beta = 1 this is silu; here beta is a trainable parameter.",),
+)
+def swish(x, ops, beta):
+    """Swish with a trainable beta: x * sigmoid(beta * x)."""
+    return x * ops.sigmoid(beta * x)
+
+
+@declare(
+    "e_swish",
+    aliases=("eswish",),
+    params={"beta": Param(1.375, real, doc="output scale; the paper explores 1 <= beta <= 2")},
+    formula=r"\beta\,x\,\sigma(x)",
+    smooth=True,
+    references=(Reference("E-swish: Adjusting Activations to Different Network Depths", "1801.07145", "Alcaide", 2018),),
+    origin=("echo",),
+    notes=("Echo defaults beta to 1.735, a transposition of the documented 1.375, which polyact uses.",),
+)
+def e_swish(x, ops, beta):
+    """E-swish: beta * x * sigmoid(x)."""
+    return beta * x * ops.sigmoid(x)
+
+
+@declare(
+    "flatten_t_swish",
+    aliases=("fts", "flattent_swish"),
+    params={"threshold": Param(-0.2, real, doc="T: the value for x < 0, added for x >= 0")},
+    formula=r"\begin{cases} x\,\sigma(x) + T & x \ge 0 \\ T & x < 0 \end{cases}",
+    kinks=(Kink(0.0, 0.5, "x = 0 belongs to the swish branch"),),
+    smooth=False,
+    references=(Reference("Flatten-T Swish: a thresholded ReLU-Swish-like activation function for deep learning", "1812.06247", "Chieng et al.", 2018),),
+    origin=("echo",),
+    notes=("Echo's MegEngine and Keras versions use T = 0; the paper's default is T = -0.20.",),
+)
+def flatten_t_swish(x, ops, threshold):
+    """Flatten-T Swish: x * sigmoid(x) + T for x >= 0, T below."""
+    return ops.where(x < 0, threshold, x * ops.sigmoid(x) + threshold)
+
+
+@declare(
+    "mish",
+    formula=r"x \tanh(\operatorname{softplus}(x))",
+    smooth=True,
+    references=(Reference("Mish: A Self Regularized Non-Monotonic Activation Function", "1908.08681", "Misra", 2019),),
+    origin=("torch", "jax", "keras", "timm", "zeta", "echo"),
+    native={
+        "torch": Native(lambda t, x: t.nn.functional.mish(x), inplace=lambda t, x: t.nn.functional.mish(x, inplace=True)),
+        "jax": lambda j, x: j.nn.mish(x),
+    },
+)
+def mish(x, ops):
+    """Mish: x * tanh(softplus(x))."""
+    return x * ops.tanh(ops.softplus(x))
+
+
+@declare(
+    "aria2",
+    params={
+        "beta": Param(0.5, positive, doc="growth rate"),
+        "alpha": Param(1.0, positive, doc="asymmetry exponent"),
+    },
+    formula=r"x\,\left(1 + e^{-\beta x}\right)^{-\alpha}",
+    smooth=True,
+    references=(Reference("ARiA: Utilizing Richard's Curve for Controlling the Non-monotonicity of the Activation Function in Deep Neural Nets", "1805.08878", "Patwardhan et al.", 2018),),
+    origin=("echo",),
+    notes=(
+        "Echo (code and docs) drops the factor x, which turns ARiA2 into a generalised sigmoid; polyact "
+        "follows the paper. Computed as x * exp(-alpha * softplus(-beta x)), finite for every x.",
+    ),
+)
+def aria2(x, ops, beta, alpha):
+    """ARiA2: x weighted by Richard's curve, x * (1 + exp(-beta x))^(-alpha)."""
+    return x * ops.exp(-alpha * ops.softplus(-beta * x))
+
+
+@declare(
+    "elish",
+    formula=r"\begin{cases} x\,\sigma(x) & x \ge 0 \\ (e^x - 1)\,\sigma(x) & x < 0 \end{cases}",
+    smooth=True,
+    references=(_ELISH_REF,),
+    origin=("echo", "keras-echo"),
+    notes=("Echo's Keras ELiSH returns NaN above x = 88 (0 * inf from mask multiplication); polyact uses a double where.",),
+)
+def elish(x, ops):
+    """ELiSH: swish for x >= 0, (exp(x) - 1) * sigmoid(x) below."""
+    neg = x < 0
+    xn = ops.where(neg, x, 0.0)
+    s = ops.sigmoid(x)
+    return ops.where(neg, ops.expm1(xn) * s, x * s)
+
+
+@declare(
+    "hard_elish",
+    aliases=("hardelish",),
+    formula=(
+        r"\begin{cases} x\,h(x) & x \ge 0 \\ (e^x - 1)\,h(x) & x < 0 \end{cases},\quad"
+        r" h(x) = \max\left(0, \min\left(1, \tfrac{x + 1}{2}\right)\right)"
+    ),
+    kinks=(Kink(-1.0, 0.0, "x = -1 belongs to the flat branch"), Kink(1.0, 1.0, "x = 1 belongs to the identity branch")),
+    smooth=False,
+    references=(_ELISH_REF,),
+    origin=("echo",),
+    notes=("Echo's torch/MegEngine code uses exp(x - 1) instead of exp(x) - 1; polyact follows the paper.",),
+)
+def hard_elish(x, ops):
+    """Hard ELiSH: ELiSH with the sigmoid replaced by a hard sigmoid."""
+    h = ops.where(x <= -1.0, 0.0, ops.where(x >= 1.0, 1.0, 0.5 * (x + 1.0)))
+    neg = x < 0
+    xn = ops.where(neg, x, 0.0)
+    return ops.where(neg, ops.expm1(xn) * h, x * h)

@@ -1,0 +1,284 @@
+"""The contract every backend module fulfils, and the logic they share.
+
+A backend module defines one subclass of :class:`Backend` and exposes a single
+instance named ``backend``. The subclass supplies the framework hooks
+(``_make_ops``, ``dtype_name``, ``to_numpy``, ``from_numpy``, ``_promote``,
+``_demote``, ``_channel_param``, ``make_module``); everything else (input
+checks, half precision computed in float32, kernel wrapping, parameter
+splitting) lives here once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from ..errors import ActivationError, BackendNotInstalledError, InvalidInputError
+from ..ops import Ops
+from ..spec import ActivationSpec, Kernel
+
+HALF = ("float16", "bfloat16")
+FLOAT = ("float16", "bfloat16", "float32", "float64")
+
+# module roots of tensor types -> backend name (for friendly wrong-backend errors)
+_TYPE_ROOTS = {
+    "torch": "torch",
+    "jax": "jax",
+    "jaxlib": "jax",
+    "megengine": "megengine",
+    "numpy": "numpy",
+}
+
+
+def owner_of(x: Any) -> Optional[str]:
+    """The backend whose tensor type ``x`` is, judged from class modules only."""
+    for cls in type(x).__mro__:
+        root = (getattr(cls, "__module__", "") or "").split(".", 1)[0]
+        if root in _TYPE_ROOTS:
+            return _TYPE_ROOTS[root]
+    return None
+
+
+def class_name(name: str) -> str:
+    """``leaky_relu`` -> ``LeakyRelu`` (a readable module class name)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[_\W]+", name) if part)
+
+
+class Backend:
+    """Base class of the backends. Subclasses set the class attributes below."""
+
+    name: str = ""
+    framework: str = ""  # top-level import name of the framework
+    install: str = ""  # the command that installs it
+    default_channel_axis: int = 1
+    dtypes: Tuple[str, ...] = FLOAT
+
+    def __init__(self) -> None:
+        self._fw: Any = None
+        self._ops: Optional[Ops] = None
+
+    def __repr__(self) -> str:
+        return f"<polyact backend {self.name!r}>"
+
+    # ------------------------------------------------------------------ framework
+    def is_available(self) -> bool:
+        """Whether the framework can be imported (checked without importing it)."""
+        try:
+            return importlib.util.find_spec(self.framework) is not None
+        except (ImportError, ValueError):
+            return False
+
+    @property
+    def fw(self) -> Any:
+        """The framework module, imported on first use."""
+        if self._fw is None:
+            try:
+                self._fw = self._import()
+            except ImportError as exc:
+                raise BackendNotInstalledError(
+                    f"The {self.name!r} backend needs the {self.framework!r} package, which cannot "
+                    f"be imported here ({exc}). Install it with: {self.install}"
+                ) from None
+        return self._fw
+
+    def _import(self) -> Any:
+        return importlib.import_module(self.framework)
+
+    @property
+    def ops(self) -> Ops:
+        if self._ops is None:
+            self.fw  # noqa: B018  (raises a clear error when missing)
+            self._ops = self._make_ops()
+        return self._ops
+
+    def owns(self, x: Any) -> bool:
+        """Whether ``x`` is this backend's tensor type (no framework import)."""
+        return owner_of(x) == self.name
+
+    # ------------------------------------------------------------------ hooks
+    def _make_ops(self) -> Ops:
+        raise NotImplementedError
+
+    def dtype_name(self, x: Any) -> str:
+        """The dtype of ``x`` as a string (``"float32"``, ``"int64"``, ...)."""
+        raise NotImplementedError
+
+    def to_numpy(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def from_numpy(self, a: Any, dtype: Optional[str] = None) -> Any:
+        raise NotImplementedError
+
+    def _promote(self, x: Any) -> Any:
+        """Half precision -> float32."""
+        raise NotImplementedError
+
+    def _demote(self, y: Any, dtype: str) -> Any:
+        """float32 -> ``dtype`` (rounded once)."""
+        raise NotImplementedError
+
+    def _channel_param(self, value: Any, like: Any, axis: int) -> Any:
+        """A per-channel parameter as a tensor broadcasting along ``axis`` of ``like``."""
+        raise NotImplementedError
+
+    def make_module(
+        self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> Any:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ shared logic
+    def check_input(self, x: Any, name: str) -> str:
+        """The dtype name of ``x`` after checking that this backend can use it."""
+        if not self.owns(x):
+            other = owner_of(x)
+            if other is None:
+                raise InvalidInputError(
+                    f"{name} on the {self.name!r} backend expects a {self.name} tensor. "
+                    f"Received: {type(x).__module__}.{type(x).__qualname__}"
+                )
+            raise InvalidInputError(
+                f"{name} was built for the {self.name!r} backend but received a {other} tensor "
+                f"({type(x).__qualname__}). Build it for that backend instead: "
+                f"get_activation({name!r}, backend={other!r}), or convert the tensor."
+            )
+        dt = self.dtype_name(x)
+        if dt not in FLOAT:
+            raise InvalidInputError(
+                f"{name} needs a floating-point tensor, got dtype {dt}. "
+                f"Cast it to a floating dtype first (for example float32)."
+            )
+        return dt
+
+    def builtin_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
+        """The kernels every (spec, backend) pair has: ``native`` where the spec
+        declares one for this backend, and ``composed`` always."""
+        out: Dict[str, Kernel] = {}
+        native = spec.native.get(self.name)
+        if native is not None:
+            fw_holder = self
+            nfn = native.fn
+            nin = native.inplace
+
+            def native_impl(x: Any, **p: Any) -> Any:
+                return nfn(fw_holder.fw, x, **p)
+
+            inplace = None
+            if nin is not None:
+
+                def inplace(x: Any, **p: Any) -> Any:
+                    return nin(fw_holder.fw, x, **p)
+
+            out["native"] = Kernel(
+                "native",
+                self.name,
+                "native",
+                native_impl,
+                inplace=inplace,
+                eligible=native.eligible,
+                note=native.note,
+            )
+        fn = spec.fn
+        backend = self
+
+        def composed(x: Any, **p: Any) -> Any:
+            return fn(x, backend.ops, **p)
+
+        out["composed"] = Kernel("composed", self.name, "composed", composed)
+        return out
+
+    def make_function(
+        self,
+        spec: ActivationSpec,
+        kernel: Kernel,
+        params: Dict[str, Any],
+        options: Mapping[str, Any],
+    ) -> Callable[..., Any]:
+        """A plain function ``f(x, **params)`` running ``kernel`` with ``params``
+        as defaults; keyword arguments override them per call."""
+        if spec.kind == "structural":
+            raise ActivationError(
+                f"{spec.name} is a structural activation (it holds layers with state); "
+                f"build a module with get_activation({spec.name!r}, backend={self.name!r}, ...)."
+            )
+        self.fw  # noqa: B018  (fail early and clearly when missing)
+        impl = kernel.impl
+        return self._wrap(spec, impl, params, options)
+
+    def _wrap(
+        self,
+        spec: ActivationSpec,
+        impl: Callable[..., Any],
+        params: Dict[str, Any],
+        options: Mapping[str, Any],
+    ) -> Callable[..., Any]:
+        axis = options.get("channel_axis", self.default_channel_axis)
+        channel_keys = tuple(k for k, p in spec.params.items() if p.per_channel)
+        name = spec.name
+        check, promote, demote, chan = (
+            self.check_input,
+            self._promote,
+            self._demote,
+            self._channel_param,
+        )
+
+        def f(x: Any, **overrides: Any) -> Any:
+            p = params
+            if overrides:
+                p = spec.bind({**params, **overrides})
+            dt = check(x, name)
+            xc = promote(x) if dt in HALF else x
+            if channel_keys:
+                p = dict(p)
+                for k in channel_keys:
+                    p[k] = chan(p[k], xc, axis)
+            y = impl(xc, **p)
+            return demote(y, dt) if dt in HALF else y
+
+        f.__name__ = spec.name
+        f.__qualname__ = spec.name
+        f.__doc__ = spec.summary
+        return f
+
+
+def split_params(spec: ActivationSpec, params: Mapping[str, Any]) -> Tuple[dict, dict]:
+    """(fixed, trainable) parameter values."""
+    fixed = {k: v for k, v in params.items() if not spec.params[k].trainable}
+    train = {k: v for k, v in params.items() if spec.params[k].trainable}
+    return fixed, train
+
+
+def per_channel_values(spec: ActivationSpec, key: str, value: Any, num_channels: int) -> list:
+    """The initial values of a per-channel parameter as a list of ``num_channels`` floats."""
+    import numpy as np
+
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size == 1:
+        return [float(arr[0])] * num_channels
+    if arr.size != num_channels:
+        raise ActivationError(
+            f"{spec.name}(): parameter {key!r} has {arr.size} values but num_channels="
+            f"{num_channels}. Pass one value or num_channels values."
+        )
+    return [float(v) for v in arr]
+
+
+def broadcast_shape(shape: Tuple[int, ...], axis: int, n: int, name: str) -> Tuple[int, ...]:
+    """The shape that makes a length-``n`` vector broadcast along ``axis`` of ``shape``."""
+    if n == 1:
+        return ()
+    ndim = len(shape)
+    if not -ndim <= axis < ndim:
+        raise InvalidInputError(
+            f"{name} has per-channel parameters on channel_axis={axis}, but the input has "
+            f"only {ndim} dimension(s)."
+        )
+    if shape[axis] != n:
+        raise InvalidInputError(
+            f"{name} has {n} channels but the input has {shape[axis]} along channel_axis={axis} "
+            f"(shape {tuple(shape)})."
+        )
+    out = [1] * ndim
+    out[axis] = n
+    return tuple(out)

@@ -1,0 +1,295 @@
+"""The arbitrary-precision reference: the spec's own formula evaluated with
+mpmath, element by element on object arrays, at >= 50 significant digits.
+
+Use :func:`evaluate` for values, :func:`derivative` for d/dx and
+:func:`param_derivative` for d/dparam (closed form when the spec has one,
+otherwise a central difference at high precision, away from kinks), then
+:func:`polyact._numerics.round_array` to round once to the target dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
+
+from ..errors import ActivationError
+from ..ops import Ops
+from ..spec import ActivationSpec, Kernel
+from . import _base
+
+NAME = "reference"
+DPS = 60  # decimal digits used for every evaluation
+
+
+def _mp() -> Any:
+    import mpmath
+
+    return mpmath
+
+
+class ReferenceOps(Ops):
+    """Ops on object arrays of ``mpmath.mpf`` (and on single mpf numbers)."""
+
+    name = NAME
+
+    def __init__(self) -> None:
+        mp = _mp()
+        self._mp = mp
+        u = lambda f: np.frompyfunc(f, 1, 1)  # noqa: E731
+        self._exp, self._expm1 = u(mp.exp), u(mp.expm1)
+        self._log, self._log1p = u(mp.log), u(mp.log1p)
+        self._sqrt, self._tanh = u(mp.sqrt), u(mp.tanh)
+        self._erf, self._erfc = u(mp.erf), u(mp.erfc)
+        self._sin, self._cos = u(mp.sin), u(mp.cos)
+        self._abs, self._sign = u(abs), u(mp.sign)
+        self._isnan = np.frompyfunc(mp.isnan, 1, 1)
+        self._sigmoid = u(lambda v: 1 / (1 + mp.exp(-v)))
+        self._max = np.frompyfunc(lambda a, b: b if mp.isnan(b) else (a if (mp.isnan(a) or a >= b) else b), 2, 1)
+        self._min = np.frompyfunc(lambda a, b: b if mp.isnan(b) else (a if (mp.isnan(a) or a <= b) else b), 2, 1)
+
+    # constants at working precision
+    @property
+    def pi(self) -> Any:  # type: ignore[override]
+        return self._mp.pi
+
+    @property
+    def sqrt2(self) -> Any:  # type: ignore[override]
+        return self._mp.sqrt(2)
+
+    @property
+    def sqrt1_2(self) -> Any:  # type: ignore[override]
+        return self._mp.sqrt(self._mp.mpf(1) / 2)
+
+    @property
+    def sqrt_2_over_pi(self) -> Any:  # type: ignore[override]
+        return self._mp.sqrt(2 / self._mp.pi)
+
+    def _c(self, v: Any) -> Any:
+        return self._mp.mpf(v) if isinstance(v, (int, float)) else v
+
+    def exp(self, x: Any) -> Any:
+        return self._exp(self._c(x))
+
+    def expm1(self, x: Any) -> Any:
+        return self._expm1(self._c(x))
+
+    def log(self, x: Any) -> Any:
+        return self._log(self._c(x))
+
+    def log1p(self, x: Any) -> Any:
+        return self._log1p(self._c(x))
+
+    def sqrt(self, x: Any) -> Any:
+        return self._sqrt(self._c(x))
+
+    def tanh(self, x: Any) -> Any:
+        return self._tanh(self._c(x))
+
+    def sigmoid(self, x: Any) -> Any:
+        return self._sigmoid(self._c(x))
+
+    def erf(self, x: Any) -> Any:
+        return self._erf(self._c(x))
+
+    def erfc(self, x: Any) -> Any:
+        return self._erfc(self._c(x))
+
+    def sin(self, x: Any) -> Any:
+        return self._sin(self._c(x))
+
+    def cos(self, x: Any) -> Any:
+        return self._cos(self._c(x))
+
+    def abs(self, x: Any) -> Any:
+        return self._abs(self._c(x))
+
+    def sign(self, x: Any) -> Any:
+        return self._sign(self._c(x))
+
+    def isnan(self, x: Any) -> Any:
+        return np.asarray(self._isnan(self._c(x)), dtype=bool)
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        return self._max(self._c(a), self._c(b))
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        return self._min(self._c(a), self._c(b))
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return np.where(np.asarray(cond, dtype=bool), self._c(a), self._c(b))
+
+
+_OPS: Optional[ReferenceOps] = None
+
+
+def ops() -> ReferenceOps:
+    global _OPS
+    if _OPS is None:
+        _OPS = ReferenceOps()
+    return _OPS
+
+
+def to_mp(x: Any) -> np.ndarray:
+    """A float array (any dtype) as an object array of exact mpf values."""
+    mp = _mp()
+    a = np.asarray(x)
+    if a.dtype != object:
+        a = a.astype(np.float64)  # exact for every float dtype up to float64
+    flat = [mp.mpf(float(v)) if not isinstance(v, mp.mpf) else v for v in a.reshape(-1)]
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(a.shape)
+
+
+def _mp_params(spec: ActivationSpec, params: Mapping[str, Any], ndim: int, axis: int) -> Dict[str, Any]:
+    mp = _mp()
+    out = {}
+    for k, v in params.items():
+        if spec.params[k].per_channel and np.ndim(v) and np.size(v) > 1:
+            vec = to_mp(np.asarray(v, dtype=np.float64).reshape(-1))
+            shape = [1] * ndim
+            shape[axis] = vec.size
+            out[k] = vec.reshape(shape)
+        elif isinstance(v, (int, float, np.floating, np.integer)) or np.ndim(v) == 0:
+            out[k] = mp.mpf(float(np.asarray(v)))
+        else:
+            out[k] = mp.mpf(float(np.asarray(v).reshape(-1)[0]))
+    return out
+
+
+def evaluate(
+    spec: ActivationSpec, x: Any, params: Optional[Mapping[str, Any]] = None, *, channel_axis: int = -1
+) -> np.ndarray:
+    """The formula at ``x`` (exact values of the given floats) at ``DPS`` digits."""
+    if spec.kind == "structural":
+        raise ActivationError(f"{spec.name} is structural: it has no elementwise reference")
+    mp = _mp()
+    p = spec.bind(dict(params or {}))
+    xm = to_mp(x)
+    with mp.workdps(DPS):
+        y = spec.fn(xm, ops(), **_mp_params(spec, p, xm.ndim, channel_axis))
+    y = np.asarray(y, dtype=object)
+    return y if y.shape == xm.shape else np.broadcast_to(y, xm.shape).copy()
+
+
+def _scalar_fn(spec: ActivationSpec, p: Mapping[str, Any]) -> Any:
+    o = ops()
+
+    def f(t: Any) -> Any:
+        arr = np.empty((), dtype=object)
+        arr[()] = t
+        return np.asarray(spec.fn(arr, o, **p), dtype=object).item()
+
+    return f
+
+
+def _central(f: Any, t: Any) -> Any:
+    """d f / d t at high precision (relative step, extra digits)."""
+    mp = _mp()
+    with mp.workdps(DPS + 40):
+        t = mp.mpf(t)
+        h = mp.mpf(10) ** (-(DPS // 2)) * max(1, abs(t))
+        return (f(t + h) - f(t - h)) / (2 * h)
+
+
+def derivative(
+    spec: ActivationSpec, x: Any, params: Optional[Mapping[str, Any]] = None, *, channel_axis: int = -1
+) -> np.ndarray:
+    """d f / d x at every element of ``x`` (scalar parameters only for the numeric path)."""
+    mp = _mp()
+    p = spec.bind(dict(params or {}))
+    xm = to_mp(x)
+    if spec.grad is not None:
+        with mp.workdps(DPS):
+            return spec.grad(xm, ops(), **_mp_params(spec, p, xm.ndim, channel_axis))
+    pm = _mp_params(spec, p, 0, 0)
+    f = _scalar_fn(spec, pm)
+    out = np.empty(xm.shape, dtype=object)
+    for idx, t in np.ndenumerate(xm):
+        out[idx] = _deriv_point(f, t)
+    return out
+
+
+def _deriv_point(f: Any, t: Any) -> Any:
+    mp = _mp()
+    if mp.isnan(t):
+        return mp.nan
+    if mp.isinf(t):  # the limit of the derivative
+        big = mp.mpf(10) ** 30 * mp.sign(t)
+        return _central(f, big)
+    return _central(f, t)
+
+
+def param_derivative(
+    spec: ActivationSpec, x: Any, params: Optional[Mapping[str, Any]], key: str
+) -> np.ndarray:
+    """d f / d param at every element of ``x`` (scalar parameters)."""
+    mp = _mp()
+    p = spec.bind(dict(params or {}))
+    xm = to_mp(x)
+    base = _mp_params(spec, p, 0, 0)
+    out = np.empty(xm.shape, dtype=object)
+    for idx, t in np.ndenumerate(xm):
+
+        def g(a: Any, t: Any = t) -> Any:
+            q = dict(base)
+            q[key] = a
+            return _scalar_fn(spec, q)(t)
+
+        out[idx] = _central(g, base[key])
+    return out
+
+
+class ReferenceBackend(_base.Backend):
+    """The mpmath reference as a backend (values only; used by tests and checks)."""
+
+    name = NAME
+    framework = "mpmath"
+    install = "pip install mpmath"
+    default_channel_axis = -1
+    dtypes = ("float64",)
+
+    def _make_ops(self) -> Ops:
+        return ops()
+
+    def owns(self, x: Any) -> bool:
+        return isinstance(x, np.ndarray) and x.dtype == object
+
+    def dtype_name(self, x: Any) -> str:
+        return "float64"
+
+    def to_numpy(self, x: Any) -> Any:
+        return np.asarray([float(v) for v in np.asarray(x).reshape(-1)]).reshape(np.shape(x))
+
+    def from_numpy(self, a: Any, dtype: Optional[str] = None) -> Any:
+        return to_mp(a)
+
+    def _promote(self, x: Any) -> Any:
+        return x
+
+    def _demote(self, y: Any, dtype: str) -> Any:
+        return y
+
+    def _channel_param(self, value: Any, like: Any, axis: int) -> Any:
+        vec = to_mp(np.asarray(value, dtype=np.float64).reshape(-1))
+        return vec.reshape(_base.broadcast_shape(like.shape, axis, vec.size, "activation"))
+
+    def make_function(self, spec, kernel, params, options):  # type: ignore[no-untyped-def]
+        mp = _mp()
+        inner = super().make_function(spec, kernel, {k: mp.mpf(v) if isinstance(v, float) else v for k, v in params.items()}, options)
+
+        def f(x: Any, **overrides: Any) -> Any:
+            with mp.workdps(DPS):
+                return inner(x if self.owns(x) else to_mp(x), **overrides)
+
+        f.__name__ = f.__qualname__ = spec.name
+        return f
+
+    def make_module(
+        self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> Any:
+        return self.make_function(spec, kernel, params, options)
+
+
+backend = ReferenceBackend()

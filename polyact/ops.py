@@ -1,0 +1,140 @@
+"""The Ops namespace: the primitives a formula may use.
+
+A formula ``fn(x, ops, **params)`` uses nothing but these methods and the
+arithmetic and comparison operators of its input, so the same function runs on
+every backend and in the mpmath reference. Each backend subclasses :class:`Ops`
+and implements the primitives with its framework's own functions; the derived
+helpers (stable softplus, log-sigmoid, ...) have generic definitions here that
+a backend may replace with an equally accurate native op.
+
+Every primitive accepts the backend's tensors and plain Python numbers (a
+parameter is a Python float unless it is trainable), and ``where`` accepts
+Python numbers for either branch.
+
+Rules for formulas (NUMERICS.md): never multiply by 0/1 masks, use ``where``
+and make the unused branch's input safe ("double where"); never build a kink on
+``maximum``/``minimum``/``clip`` (their tie gradients differ between
+frameworks); prefer ``expm1``, ``log1p``, ``softplus`` and ``erfc`` over the
+textbook forms that cancel or overflow.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["PRIMITIVES", "Ops"]
+
+#: The primitives every backend implements (tested for symmetry).
+PRIMITIVES = (
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "erf",
+    "erfc",
+    "sin",
+    "cos",
+    "abs",
+    "sign",
+    "where",
+    "maximum",
+    "minimum",
+    "isnan",
+)
+
+
+class Ops:
+    """Base class of the per-backend primitive namespaces.
+
+    Constants are plain attributes (``ops.pi``, ``ops.sqrt2``, ``ops.sqrt1_2``,
+    ``ops.sqrt_2_over_pi``) so that the reference backend can supply them at
+    high precision.
+    """
+
+    name = "abstract"
+    pi: Any = math.pi
+    sqrt2: Any = math.sqrt(2.0)
+    sqrt1_2: Any = math.sqrt(0.5)
+    sqrt_2_over_pi: Any = math.sqrt(2.0 / math.pi)
+
+    def __repr__(self) -> str:
+        return f"<polyact ops for {self.name}>"
+
+    # ------------------------------------------------------------ primitives
+    def exp(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def expm1(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def log(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def log1p(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def sqrt(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def tanh(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def sigmoid(self, x: Any) -> Any:
+        """1 / (1 + exp(-x)), without overflow for any x."""
+        raise NotImplementedError
+
+    def erf(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def erfc(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def sin(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def cos(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def abs(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def sign(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        """``a`` where ``cond`` else ``b``; ``a``/``b`` may be Python numbers."""
+        raise NotImplementedError
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    def isnan(self, x: Any) -> Any:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ derived helpers
+    def square(self, x: Any) -> Any:
+        return x * x
+
+    def rsqrt(self, x: Any) -> Any:
+        return 1.0 / self.sqrt(x)
+
+    def softplus(self, x: Any) -> Any:
+        """log(1 + exp(x)) without overflow or cancellation; softplus'(0) = 1/2."""
+        pos = x > 0
+        xp = self.where(pos, x, 0.0)  # exp(-xp) <= 1
+        xn = self.where(pos, 0.0, x)  # exp(xn) <= 1 (and NaN stays here)
+        return self.where(pos, xp + self.log1p(self.exp(-xp)), self.log1p(self.exp(xn)))
+
+    def log_sigmoid(self, x: Any) -> Any:
+        return -self.softplus(-x)
+
+    def relu(self, x: Any) -> Any:
+        """max(x, 0) with relu'(0) = 0 and NaN propagated."""
+        return self.where(x <= 0, 0.0, x)

@@ -1,0 +1,512 @@
+"""The central registry: names, aliases, kernels, plug-ins and selection.
+
+Thread-safe: registration, plug-in discovery and lazy backend loading hold one
+re-entrant lock; lookups read immutable snapshots.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import threading
+import warnings
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .backends import BACKEND_MODULES
+from .errors import (
+    ActivationError,
+    BackendNotInstalledError,
+    DuplicateRegistrationError,
+    UnknownActivationError,
+    UnknownBackendError,
+    UnknownKernelError,
+)
+from .spec import ActivationSpec, Kernel, Param
+
+__all__ = [
+    "apply",
+    "available_backends",
+    "describe",
+    "get_activation",
+    "get_backend",
+    "get_function",
+    "get_spec",
+    "kernels",
+    "list_activations",
+    "list_backends",
+    "normalize",
+    "register_activation",
+    "register_kernel",
+    "unregister_activation",
+]
+
+PLUGIN_GROUP = "polyact.plugins"
+#: build options that are not activation parameters
+OPTIONS = ("num_channels", "channel_axis", "inplace", "seed", "rngs")
+RESERVED_KERNELS = ("native", "composed")
+PUBLIC_BACKENDS = ("numpy", "torch", "jax", "megengine")
+
+_lock = threading.RLock()
+_specs: Dict[str, ActivationSpec] = {}  # canonical name -> spec
+_index: Dict[str, str] = {}  # normalised name or alias -> canonical name
+_builtin: set = set()
+_kernels: Dict[Tuple[str, str], Dict[str, Kernel]] = {}  # (name, backend) -> user kernels
+_preferred: Dict[Tuple[str, str], str] = {}  # (name, backend) -> user kernel auto picks
+_backends: Dict[str, Any] = {}
+_plugins_state = {"loaded": False, "loading": False}
+_apply_cache: Dict[Tuple[str, str], Callable[..., Any]] = {}
+
+
+class PluginWarning(UserWarning):
+    """A plug-in could not be loaded and was skipped."""
+
+
+def normalize(name: str) -> str:
+    """Case, ``-``, ``_`` and spaces do not matter: ``"Leaky-ReLU"`` -> ``"leakyrelu"``."""
+    if not isinstance(name, str):
+        raise TypeError(f"an activation name must be a str. Received: {name!r}")
+    return "".join(ch for ch in name.lower() if ch not in "-_ ")
+
+
+# --------------------------------------------------------------------------- backends
+def list_backends() -> List[str]:
+    """Every backend polyact knows (installed or not)."""
+    return list(PUBLIC_BACKENDS)
+
+
+def available_backends() -> List[str]:
+    """The backends whose framework is installed here (nothing is imported)."""
+    return [b for b in PUBLIC_BACKENDS if _backend_module(b).backend.is_available()]
+
+
+def _backend_module(name: str) -> Any:
+    return importlib.import_module(BACKEND_MODULES[name])
+
+
+def get_backend(name: str) -> Any:
+    """The backend object for ``name``; raises if it is unknown or not installed."""
+    b = _backends.get(name)
+    if b is not None:
+        return b
+    key = normalize(name) if isinstance(name, str) else name
+    if key not in BACKEND_MODULES:
+        close = difflib.get_close_matches(str(key), list(PUBLIC_BACKENDS), n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UnknownBackendError(
+            f"Unknown backend {name!r}.{hint} Known backends: {', '.join(PUBLIC_BACKENDS)}."
+        )
+    with _lock:
+        b = _backend_module(key).backend
+        if not b.is_available():
+            raise BackendNotInstalledError(
+                f"The {key!r} backend needs the {b.framework!r} package, which is not installed. "
+                f"Install it with: {b.install}"
+            )
+        _backends[name] = _backends[key] = b
+    return b
+
+
+# --------------------------------------------------------------------------- plug-ins
+def _entry_points() -> Iterable[Any]:
+    from importlib import metadata
+
+    eps = metadata.entry_points()
+    if hasattr(eps, "select"):
+        return list(eps.select(group=PLUGIN_GROUP))
+    return list(eps.get(PLUGIN_GROUP, []))  # Python 3.9
+
+
+def load_plugins(force: bool = False) -> None:
+    """Discover the ``polyact.plugins`` entry points (once; lazily on the first
+    miss or listing). ``POLYACT_NO_PLUGINS=1`` turns discovery off. A broken
+    plug-in is skipped with a :class:`PluginWarning` naming it."""
+    if os.environ.get("POLYACT_NO_PLUGINS", "") not in ("", "0"):
+        return
+    with _lock:
+        if (_plugins_state["loaded"] and not force) or _plugins_state["loading"]:
+            return
+        _plugins_state["loading"] = True
+        try:
+            for ep in _entry_points():
+                try:
+                    obj = ep.load()
+                    if callable(obj) and not isinstance(obj, type(os)):
+                        obj()
+                except Exception as exc:  # a plug-in must never break polyact
+                    warnings.warn(
+                        f"polyact: skipping plug-in {ep.name!r} ({ep.value}): "
+                        f"{type(exc).__name__}: {exc}",
+                        PluginWarning,
+                        stacklevel=2,
+                    )
+        finally:
+            _plugins_state["loading"] = False
+            _plugins_state["loaded"] = True
+
+
+# --------------------------------------------------------------------------- activations
+def _ensure_builtins() -> None:
+    if not _builtin:
+        with _lock:
+            if not _builtin:
+                importlib.import_module("polyact.activations")
+
+
+def get_spec(name: Union[str, ActivationSpec]) -> ActivationSpec:
+    """The :class:`ActivationSpec` registered under ``name`` or one of its aliases."""
+    if isinstance(name, ActivationSpec):
+        return name
+    _ensure_builtins()
+    key = normalize(name)
+    canonical = _index.get(key)
+    if canonical is None:
+        load_plugins()
+        canonical = _index.get(key)
+    if canonical is None:
+        raise UnknownActivationError(_unknown_message(name, key))
+    return _specs[canonical]
+
+
+def _unknown_message(name: str, key: str) -> str:
+    close = difflib.get_close_matches(key, list(_index), n=5, cutoff=0.6)
+    names: List[str] = []
+    for c in close:
+        if _index[c] not in names:
+            names.append(_index[c])
+    hint = f" Did you mean: {', '.join(names)}?" if names else ""
+    installed = ", ".join(available_backends()) or "none"
+    return (
+        f"Unknown activation {name!r}.{hint} See polyact.list_activations() for all "
+        f"{len(_specs)} names. Installed backends: {installed}."
+    )
+
+
+def _register_spec(spec: ActivationSpec, override: bool, builtin: bool = False) -> None:
+    names = (spec.name, *spec.aliases)
+    with _lock:
+        if not override:
+            for n in names:
+                taken = _index.get(normalize(n))
+                if taken is not None:
+                    raise DuplicateRegistrationError(
+                        f"{n!r} is already registered (as {taken!r}). Pass override=True to replace it."
+                    )
+        elif spec.name in _specs:
+            _drop(spec.name)
+        for n in names:
+            taken = _index.get(normalize(n))
+            if taken is not None and taken != spec.name and override:
+                _drop(taken)
+        _specs[spec.name] = spec
+        for n in names:
+            _index[normalize(n)] = spec.name
+        if builtin:
+            _builtin.add(spec.name)
+        _apply_cache.clear()
+
+
+def _drop(canonical: str) -> None:
+    spec = _specs.pop(canonical, None)
+    for k in [k for k, v in _index.items() if v == canonical]:
+        del _index[k]
+    _builtin.discard(canonical)
+    for key in [k for k in _kernels if k[0] == canonical]:
+        del _kernels[key]
+        _preferred.pop(key, None)
+    _apply_cache.clear()
+    del spec
+
+
+def unregister_activation(name: str) -> None:
+    """Remove a registered activation (and its user kernels)."""
+    spec = get_spec(name)
+    with _lock:
+        _drop(spec.name)
+
+
+def register_activation(
+    name_or_spec: Union[str, ActivationSpec, Callable[..., Any], None] = None,
+    fn: Optional[Callable[..., Any]] = None,
+    *,
+    params: Optional[Mapping[str, Any]] = None,
+    aliases: Sequence[str] = (),
+    override: bool = False,
+    _builtin: bool = False,
+    **spec_fields: Any,
+) -> Any:
+    """Register an activation on every backend at once.
+
+    As a decorator on ``fn(x, ops, **params)``::
+
+        @polyact.register_activation("my_act", params={"beta": polyact.Param(1.0, domain=polyact.positive)})
+        def my_act(x, ops, beta):
+            return x * ops.tanh(ops.exp(beta * x))
+
+    or as a function taking an :class:`ActivationSpec`. ``params`` values may be
+    :class:`Param` objects or plain defaults; any other :class:`ActivationSpec`
+    field (``formula``, ``summary``, ``kinks``, ``references``, ...) can be
+    given as a keyword. A duplicate name (or alias) raises
+    :class:`DuplicateRegistrationError` unless ``override=True``.
+    """
+    if isinstance(name_or_spec, ActivationSpec):
+        if fn is not None or params or aliases or spec_fields:
+            raise TypeError("register_activation(spec) takes no other fields; put them on the spec")
+        _register_spec(name_or_spec, override, _builtin)
+        return name_or_spec
+
+    def build(f: Callable[..., Any], name: Optional[str]) -> Callable[..., Any]:
+        ps = {k: v if isinstance(v, Param) else Param(v) for k, v in (params or {}).items()}
+        bad = [k for k in ps if k in OPTIONS]
+        if bad:
+            raise ActivationError(f"parameter name(s) {bad} are reserved build options")
+        spec = ActivationSpec(name=name or f.__name__, fn=f, params=ps, aliases=tuple(aliases), **spec_fields)
+        _register_spec(spec, override, _builtin)
+        try:
+            f.spec = spec  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            pass
+        return f
+
+    if callable(name_or_spec) and fn is None:  # bare decorator
+        return build(name_or_spec, None)
+    if fn is not None:
+        return build(fn, name_or_spec)  # type: ignore[arg-type]
+    return lambda f: build(f, name_or_spec)  # type: ignore[arg-type]
+
+
+def list_activations(backend: Optional[str] = None) -> List[str]:
+    """Canonical names of every registered activation (built-in, custom, plug-in),
+    sorted; with ``backend``, those that backend can build."""
+    _ensure_builtins()
+    load_plugins()
+    names = sorted(_specs)
+    if backend is not None:
+        key = normalize(backend)
+        if key not in BACKEND_MODULES:
+            get_backend(backend)  # raises the unknown-backend error
+        if key == "reference":
+            names = [n for n in names if _specs[n].kind != "structural"]
+    return names
+
+
+# --------------------------------------------------------------------------- kernels
+def register_kernel(
+    name: str,
+    backend: str,
+    kernel_name: str,
+    impl: Callable[..., Any],
+    *,
+    differentiable: bool = True,
+    inplace: Optional[Callable[..., Any]] = None,
+    auto: bool = False,
+    eligible: bool = True,
+    dtypes: Optional[Sequence[str]] = None,
+    note: str = "",
+    override: bool = False,
+) -> Kernel:
+    """Add an implementation of activation ``name`` on ``backend``.
+
+    ``impl(x, **params)`` gets a floating tensor of the backend (half precision
+    already promoted to float32) and the parameters; it returns the result.
+    ``auto=True`` makes ``kernel="auto"`` prefer it (it must meet the numerical
+    contract: the consistency tests cover every registered kernel).
+    """
+    spec = get_spec(name)
+    bkey = normalize(backend)
+    if bkey not in BACKEND_MODULES:
+        get_backend(backend)
+    if not callable(impl):
+        raise TypeError(f"impl must be callable. Received: {impl!r}")
+    kernel = Kernel(
+        kernel_name,
+        bkey,
+        "custom",
+        impl,
+        differentiable=differentiable,
+        inplace=inplace,
+        eligible=eligible,
+        dtypes=tuple(dtypes) if dtypes else None,
+        note=note,
+    )
+    with _lock:
+        table = dict(_kernels.get((spec.name, bkey), {}))
+        if not override and (kernel_name in table or kernel_name in RESERVED_KERNELS):
+            raise DuplicateRegistrationError(
+                f"kernel {kernel_name!r} is already registered for {spec.name} on {bkey}. "
+                "Pass override=True to replace it."
+            )
+        table[kernel_name] = kernel
+        _kernels[(spec.name, bkey)] = table
+        if auto:
+            _preferred[(spec.name, bkey)] = kernel_name
+        _apply_cache.clear()
+    return kernel
+
+
+def kernels(name: str, backend: str) -> Dict[str, Kernel]:
+    """Every kernel of ``name`` on ``backend``: native (where the framework has
+    the op), composed, then user-registered ones."""
+    spec = get_spec(name)
+    b = get_backend(backend)
+    out = b.builtin_kernels(spec)
+    out.update(_kernels.get((spec.name, b.name), {}))
+    return out
+
+
+def _auto_choice(spec: ActivationSpec, backend: str, table: Mapping[str, Kernel]) -> str:
+    pref = _preferred.get((spec.name, backend))
+    if pref in table:
+        return pref  # type: ignore[return-value]
+    native = table.get("native")
+    if native is not None and native.eligible:
+        return "native"
+    return "composed"
+
+
+def _select(spec: ActivationSpec, b: Any, kernel: str, trainable_live: bool) -> Kernel:
+    table = b.builtin_kernels(spec)
+    table.update(_kernels.get((spec.name, b.name), {}))
+    if kernel == "auto":
+        if trainable_live:  # a framework op cannot take a trainable tensor parameter
+            table = {k: v for k, v in table.items() if v.kind != "native"}
+        return table[_auto_choice(spec, b.name, table)]
+    if kernel not in table:
+        raise UnknownKernelError(
+            f"{spec.name} has no kernel {kernel!r} on {b.name}. Available: {', '.join(table)} "
+            "(or 'auto')."
+        )
+    return table[kernel]
+
+
+# --------------------------------------------------------------------------- building
+def _split_options(spec: ActivationSpec, kwargs: Dict[str, Any]) -> Tuple[dict, dict]:
+    options = {k: kwargs.pop(k) for k in OPTIONS if k in kwargs}
+    n = options.get("num_channels")
+    if n is not None:
+        if not spec.per_channel:
+            raise ActivationError(
+                f"{spec.name} has no per-channel parameters, so num_channels does not apply."
+            )
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ActivationError(f"num_channels must be an integer >= 1. Received: num_channels={n!r}")
+    return kwargs, options
+
+
+def get_activation(name: str, backend: str, kernel: str = "auto", **params: Any) -> Any:
+    """A fresh native activation object for ``backend``.
+
+    torch: a ``torch.nn.Module``; JAX: a pure callable, or a ``flax.nnx.Module``
+    when the activation has trainable parameters or state; MegEngine: a
+    ``megengine.module.Module``; NumPy: a callable. ``params`` are validated
+    (unknown names and out-of-domain values raise). Build options:
+    ``num_channels`` and ``channel_axis`` for per-channel parameters,
+    ``inplace`` (torch), ``seed``/``rngs`` for initial states.
+
+    >>> import polyact as pa
+    >>> act = pa.get_activation("leaky_relu", backend="numpy", negative_slope=0.1)
+    >>> float(act(-2.0))
+    -0.2
+    """
+    spec = get_spec(name)
+    b = get_backend(backend)
+    params, options = _split_options(spec, dict(params))
+    bound = spec.bind(params)
+    k = _select(spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy")
+    return b.make_module(spec, k, bound, options)
+
+
+def get_function(name: str, backend: str, kernel: str = "auto", **params: Any) -> Callable[..., Any]:
+    """A plain function ``f(x, **params)`` for ``backend``; ``params`` given here
+    are its defaults, keyword arguments of a call override them (trainable
+    parameters are ordinary arguments here: pass tensors to differentiate)."""
+    spec = get_spec(name)
+    b = get_backend(backend)
+    params, options = _split_options(spec, dict(params))
+    bound = spec.bind(params)
+    k = _select(spec, b, kernel, trainable_live=False)
+    return b.make_function(spec, k, bound, options)
+
+
+def _infer_backend(x: Any) -> str:
+    from .backends._base import owner_of
+
+    owner = owner_of(x)
+    if owner is None:
+        if isinstance(x, (float, int, list, tuple)):
+            return "numpy"
+        raise ActivationError(
+            f"Cannot infer a backend from an input of type {type(x).__module__}.{type(x).__qualname__}; "
+            f"pass a tensor of one of: {', '.join(PUBLIC_BACKENDS)}."
+        )
+    return owner
+
+
+def apply(name: str, x: Any, kernel: str = "auto", **params: Any) -> Any:
+    """Apply activation ``name`` to ``x``, on the backend of ``x``'s type.
+
+    >>> import numpy as np, polyact as pa
+    >>> pa.apply("relu", np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+    backend = _infer_backend(x)
+    spec = get_spec(name)
+    key = (spec.name, backend, kernel)
+    f = _apply_cache.get(key)  # type: ignore[arg-type]
+    if f is None:
+        f = get_function(spec.name, backend, kernel)
+        _apply_cache[key] = f  # type: ignore[index]
+    return f(x, **params)
+
+
+# --------------------------------------------------------------------------- describe
+def describe(name: str) -> str:
+    """A readable summary: formula, parameters, kinks, references, kernels per backend."""
+    spec = get_spec(name)
+    lines = [f"{spec.name}: {spec.summary}".rstrip(": ")]
+    if spec.formula:
+        lines.append(f"  formula:    {spec.formula}")
+    lines.append(f"  kind:       {spec.kind}")
+    if spec.aliases:
+        lines.append(f"  aliases:    {', '.join(spec.aliases)}")
+    if spec.params:
+        lines.append("  parameters:")
+        for k, p in spec.params.items():
+            flags = ["trainable"] if p.trainable else []
+            if p.per_channel:
+                flags.append("per channel")
+            default = "required" if p.required else f"default {p.default!r}"
+            extra = f"; {', '.join(flags)}" if flags else ""
+            doc = f" - {p.doc}" if p.doc else ""
+            lines.append(f"    {k}: {default}; {p.domain}{extra}{doc}")
+    if spec.init_doc:
+        lines.append(f"  init:       {spec.init_doc}")
+    for kk in spec.kinks:
+        lines.append(f"  kink:       f'({kk.at}) := {kk.grad}{' (' + kk.note + ')' if kk.note else ''}")
+    props = [p for p in ("bounded", "monotone", "smooth") if getattr(spec, p)]
+    if props:
+        lines.append(f"  properties: {', '.join(props)}")
+    for r in spec.references:
+        lines.append(f"  reference:  {r}")
+    if spec.origin:
+        lines.append(f"  origin:     {', '.join(spec.origin)}")
+    for n in spec.notes:
+        lines.append(f"  note:       {n}")
+    lines.append("  kernels:")
+    for bname in PUBLIC_BACKENDS:
+        names = []
+        nat = spec.native.get(bname)
+        if nat is not None:
+            names.append("native" + ("" if nat.eligible else " (not auto: " + nat.note + ")"))
+        names.append("composed")
+        names.extend(_kernels.get((spec.name, bname), {}))
+        table = {n.split(" ")[0]: None for n in names}
+        auto = _preferred.get((spec.name, bname)) or (
+            "native" if nat is not None and nat.eligible and not spec.trainable else "composed"
+        )
+        if spec.kind == "structural":
+            auto = "composed"
+        shown = [n + (" [auto]" if n.split(" ")[0] == auto else "") for n in names]
+        del table
+        lines.append(f"    {bname:10s} {', '.join(shown)}")
+    return "\n".join(lines)

@@ -1,0 +1,369 @@
+"""The backend-agnostic description of an activation.
+
+An :class:`ActivationSpec` is data plus one formula, ``fn(x, ops, **params)``,
+written once against the :mod:`polyact.ops` namespace. Backends turn it into
+native functions and modules; the mpmath reference evaluates the same formula
+at high precision.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
+
+from .errors import InvalidParameterError, UnknownParameterError
+
+__all__ = [
+    "REQUIRED",
+    "ActivationSpec",
+    "Domain",
+    "Interval",
+    "Kink",
+    "Layer",
+    "Native",
+    "Param",
+    "Reference",
+    "integer_at_least",
+    "nonnegative",
+    "nonzero",
+    "positive",
+    "real",
+]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: Marks a parameter without a default: the user must pass it.
+REQUIRED: Any = _Required()
+
+
+# --------------------------------------------------------------------------- domains
+@dataclass(frozen=True)
+class Domain:
+    """A set of admissible values: a predicate and its description."""
+
+    contains: Callable[[float], bool]
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def Interval(
+    lo: float = -math.inf, hi: float = math.inf, *, lo_closed: bool = True, hi_closed: bool = True
+) -> Domain:
+    """The real interval between ``lo`` and ``hi`` (closed ends by default)."""
+
+    def contains(v: float) -> bool:
+        above = v >= lo if lo_closed else v > lo
+        below = v <= hi if hi_closed else v < hi
+        return bool(above and below)
+
+    left = "[" if lo_closed and math.isfinite(lo) else "("
+    right = "]" if hi_closed and math.isfinite(hi) else ")"
+    return Domain(contains, f"{left}{lo:g}, {hi:g}{right}")
+
+
+real = Domain(lambda v: math.isfinite(v), "any finite real number")
+positive = Domain(lambda v: math.isfinite(v) and v > 0, "a finite real number > 0")
+nonnegative = Domain(lambda v: math.isfinite(v) and v >= 0, "a finite real number >= 0")
+nonzero = Domain(lambda v: math.isfinite(v) and v != 0, "a finite real number != 0")
+
+
+def integer_at_least(n: int) -> Domain:
+    """Integers ``>= n`` (booleans excluded)."""
+    return Domain(
+        lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= n,
+        f"an integer >= {n}",
+    )
+
+
+# --------------------------------------------------------------------------- pieces
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an activation.
+
+    Args:
+        default: the value used when the user passes none (``REQUIRED`` for none).
+        domain: admissible values, checked when an activation is built.
+        trainable: becomes a framework parameter (``nn.Parameter``, ``nnx.Param``,
+            ``megengine.Parameter``) on the backends that train.
+        per_channel: one value per channel, shape ``(num_channels,)``, broadcast
+            along an explicit ``channel_axis``; otherwise a scalar.
+        doc: one line for the docs.
+    """
+
+    default: Any = REQUIRED
+    domain: Domain = real
+    trainable: bool = False
+    per_channel: bool = False
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A point where the derivative jumps, and the derivative polyact returns there.
+
+    ``at`` and ``grad`` are numbers, or names of parameters whose value they take.
+    """
+
+    at: Union[float, str]
+    grad: Union[float, str]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A paper: title and arXiv identifier (or another citation)."""
+
+    title: str
+    arxiv: Optional[str] = None
+    authors: str = ""
+    year: Optional[int] = None
+
+    @property
+    def url(self) -> Optional[str]:
+        return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else None
+
+    def __str__(self) -> str:
+        who = f"{self.authors}, " if self.authors else ""
+        when = f" ({self.year})" if self.year else ""
+        where = f", arXiv:{self.arxiv}" if self.arxiv else ""
+        return f"{who}{self.title}{when}{where}"
+
+
+@dataclass(frozen=True)
+class Native:
+    """A framework's own op for an activation on one backend.
+
+    ``fn(fw, x, **params)`` receives the framework's top-level module (``torch``,
+    ``jax``, ``megengine``) so that the spec imports nothing. ``inplace`` is the
+    in-place variant (torch), ``eligible=False`` keeps it out of ``kernel="auto"``
+    because it breaks the numerical contract (``note`` says how).
+    """
+
+    fn: Callable[..., Any]
+    inplace: Optional[Callable[..., Any]] = None
+    eligible: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A sub-layer of a structural activation (built natively by every backend).
+
+    Kinds every backend provides: ``"depthwise_conv2d"`` (options ``kernel_size``,
+    ``padding``, ``bias``) and ``"batch_norm"`` (options ``eps``, ``momentum``).
+    """
+
+    kind: str
+    options: Tuple[Tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, kind: str, **options: Any) -> Layer:
+        return cls(kind, tuple(sorted(options.items())))
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+
+KINDS = ("elementwise", "per_channel", "structural")
+
+
+# --------------------------------------------------------------------------- the spec
+@dataclass(frozen=True)
+class ActivationSpec:
+    """Everything polyact knows about one activation.
+
+    Args:
+        name: canonical name (``snake_case``).
+        fn: the formula, ``fn(x, ops, **params)``; for structural activations
+            ``fn(x, ops, **layers)`` where each layer is a callable.
+        params: parameter name -> :class:`Param`.
+        aliases: other names that resolve to this activation.
+        formula: LaTeX of the function.
+        summary: one line.
+        kind: ``"elementwise"``, ``"per_channel"`` or ``"structural"`` (derived
+            from the parameters and layers when omitted).
+        grad: optional closed-form derivative ``grad(x, ops, **params)``.
+        kinks: derivative conventions at non-smooth points.
+        bounded, monotone, smooth: properties (``None`` = not stated).
+        references: papers.
+        origin: anchor libraries that provide it (echo, zeta, torch, jax, ...).
+        notes: deviations from anchors and other remarks shown by ``describe``.
+        native: backend name -> :class:`Native` (or a bare callable).
+        layers: sub-layers of a structural activation.
+        channels_param: for structural activations, the parameter giving the
+            number of channels.
+        check: cross-parameter validation, ``check(params) -> error text or None``.
+        init_doc: how trainable parameters are initialised, for the docs.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    params: Mapping[str, Param] = field(default_factory=dict)
+    aliases: Tuple[str, ...] = ()
+    formula: str = ""
+    summary: str = ""
+    kind: str = ""
+    grad: Optional[Callable[..., Any]] = None
+    kinks: Tuple[Kink, ...] = ()
+    bounded: Optional[bool] = None
+    monotone: Optional[bool] = None
+    smooth: Optional[bool] = None
+    references: Tuple[Reference, ...] = ()
+    origin: Tuple[str, ...] = ()
+    notes: Tuple[str, ...] = ()
+    native: Mapping[str, Any] = field(default_factory=dict)
+    layers: Mapping[str, Layer] = field(default_factory=dict)
+    channels_param: Optional[str] = None
+    check: Optional[Callable[[Mapping[str, Any]], Optional[str]]] = None
+    init_doc: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", dict(self.params))
+        object.__setattr__(self, "aliases", tuple(self.aliases))
+        native = {k: v if isinstance(v, Native) else Native(v) for k, v in self.native.items()}
+        object.__setattr__(self, "native", native)
+        if not self.kind:
+            if self.layers:
+                kind = "structural"
+            elif any(p.per_channel for p in self.params.values()):
+                kind = "per_channel"
+            else:
+                kind = "elementwise"
+            object.__setattr__(self, "kind", kind)
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}. Received: kind={self.kind!r}")
+        if not self.summary and self.fn.__doc__:
+            object.__setattr__(self, "summary", self.fn.__doc__.strip().splitlines()[0])
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def trainable(self) -> Tuple[str, ...]:
+        """Names of the trainable parameters."""
+        return tuple(k for k, p in self.params.items() if p.trainable)
+
+    @property
+    def per_channel(self) -> bool:
+        return any(p.per_channel for p in self.params.values())
+
+    @property
+    def defaults(self) -> dict:
+        return {k: p.default for k, p in self.params.items() if not p.required}
+
+    def bind(self, given: Mapping[str, Any], *, partial: bool = False) -> dict:
+        """Validate ``given`` against the parameters and fill in the defaults.
+
+        Raises :class:`UnknownParameterError` for a name that is not a parameter
+        and :class:`InvalidParameterError` for a value outside its domain, or
+        for a missing required parameter. With ``partial=True`` only the given
+        names are checked and returned.
+        """
+        unknown = [k for k in given if k not in self.params]
+        if unknown:
+            known = ", ".join(self.params) or "none"
+            raise UnknownParameterError(
+                f"{self.name}() got unknown parameter(s) {', '.join(map(repr, unknown))}. "
+                f"Its parameters are: {known}."
+            )
+        out = {} if partial else self.defaults
+        for k, v in given.items():
+            out[k] = self._check_value(k, v)
+        if not partial:
+            missing = [k for k, p in self.params.items() if p.required and k not in out]
+            if missing:
+                raise InvalidParameterError(
+                    f"{self.name}() requires parameter(s) {', '.join(map(repr, missing))} "
+                    "(no default)."
+                )
+            if self.check is not None:
+                problem = self.check(out)
+                if problem:
+                    raise InvalidParameterError(f"{self.name}(): {problem}")
+        return out
+
+    def _check_value(self, key: str, value: Any) -> Any:
+        p = self.params[key]
+        values = _concrete_values(value)
+        if values is None:  # a tensor or tracer: checked by the framework, not here
+            return value
+        if len(values) > 1 and not p.per_channel:
+            raise InvalidParameterError(
+                f"{self.name}(): parameter {key!r} is a scalar, got {len(values)} values. "
+                f"Received: {key}={value!r}"
+            )
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not p.domain.contains(v):
+                raise InvalidParameterError(
+                    f"{self.name}(): parameter {key!r} must be {p.domain}. Received: {key}={value!r}"
+                )
+        if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+            return float(value)
+        return value
+
+    def kink_points(self, params: Mapping[str, Any]) -> list:
+        """``[(x, derivative)]`` for the kinks with the given parameter values."""
+        out = []
+        for k in self.kinks:
+            at = params[k.at] if isinstance(k.at, str) else k.at
+            g = params[k.grad] if isinstance(k.grad, str) else k.grad
+            out.append((float(at), float(g)))
+        return out
+
+
+def _concrete_values(value: Any) -> Optional[Sequence[Any]]:
+    """The Python numbers inside ``value``, or None when it is a framework tensor."""
+    if isinstance(value, numbers.Number):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        flat: list = []
+        for v in value:
+            inner = _concrete_values(v)
+            if inner is None:
+                return None
+            flat.extend(inner)
+        return flat
+    if type(value).__module__ == "numpy":  # ndarray or numpy scalar
+        import numpy as np
+
+        arr = np.asarray(value)
+        if arr.dtype.kind in "iuf":
+            return [x.item() for x in arr.reshape(-1)]
+        return [x for x in arr.reshape(-1).tolist()]
+    return None
+
+
+# --------------------------------------------------------------------------- kernels
+@dataclass(frozen=True)
+class Kernel:
+    """One implementation of one activation on one backend.
+
+    ``impl(x, **params)`` receives a floating tensor in the compute dtype
+    (half precision already promoted to float32) and parameters that broadcast
+    against it; the backend handles dtype checks, promotion and rounding back.
+
+    Flags: ``differentiable`` (has a gradient), ``inplace`` (an in-place
+    variant ``inplace(x, **params)`` exists), ``eligible`` (may be chosen by
+    ``kernel="auto"``; False when it breaks the numerical contract, ``note``
+    says how), ``dtypes`` (None = every floating dtype of the backend).
+    """
+
+    name: str
+    backend: str
+    kind: str
+    impl: Callable[..., Any]
+    differentiable: bool = True
+    inplace: Optional[Callable[..., Any]] = None
+    eligible: bool = True
+    dtypes: Optional[Tuple[str, ...]] = None
+    note: str = ""
