@@ -126,6 +126,18 @@ class Backend:
     def make_module(
         self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
     ) -> Any:
+        """The native object for ``get_activation`` (module, callable, nnx.Module)."""
+        raise NotImplementedError
+
+    differentiable: bool = True
+
+    def value_and_grad(self, f: Callable[..., Any], x: Any) -> Tuple[Any, Any]:
+        """``(f(x), d sum(f(x)) / dx)`` as backend tensors (the cotangent is all ones)."""
+        raise NotImplementedError
+
+    def param_grads(self, module: Any, x: Any) -> Tuple[Any, Dict[str, Any]]:
+        """``(module(x), {name: d sum(module(x)) / d param})`` for the trainable
+        parameters of an activation module, gradients as NumPy arrays."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ shared logic
@@ -206,6 +218,34 @@ class Backend:
         impl = kernel.impl
         return self._wrap(spec, impl, params, options)
 
+    def runner(
+        self, spec: ActivationSpec, impl: Callable[..., Any], options: Mapping[str, Any]
+    ) -> Callable[..., Any]:
+        """``run(x, params)``: check the input, compute half precision in float32,
+        shape per-channel parameters along the channel axis, call ``impl`` and
+        round back. No parameter validation (modules and functions do that)."""
+        axis = options.get("channel_axis", self.default_channel_axis)
+        channel_keys = tuple(k for k, p in spec.params.items() if p.per_channel)
+        name = spec.name
+        check, promote, demote = self.check_input, self._promote, self._demote
+        chan, cast = self._channel_param, self._cast_param
+
+        def run(x: Any, params: Mapping[str, Any]) -> Any:
+            dt = check(x, name)
+            xc = promote(x) if dt in HALF else x
+            p = {k: cast(v, xc) for k, v in params.items()}
+            for k in channel_keys:
+                p[k] = chan(p[k], xc, axis)
+            y = impl(xc, **p)
+            return demote(y, dt) if dt in HALF else y
+
+        return run
+
+    def _cast_param(self, value: Any, like: Any) -> Any:
+        """A parameter value ready to combine with ``like`` (framework tensors are
+        cast to its dtype; Python numbers stay as they are)."""
+        return value
+
     def _wrap(
         self,
         spec: ActivationSpec,
@@ -213,28 +253,10 @@ class Backend:
         params: Dict[str, Any],
         options: Mapping[str, Any],
     ) -> Callable[..., Any]:
-        axis = options.get("channel_axis", self.default_channel_axis)
-        channel_keys = tuple(k for k, p in spec.params.items() if p.per_channel)
-        name = spec.name
-        check, promote, demote, chan = (
-            self.check_input,
-            self._promote,
-            self._demote,
-            self._channel_param,
-        )
+        run = self.runner(spec, impl, options)
 
         def f(x: Any, **overrides: Any) -> Any:
-            p = params
-            if overrides:
-                p = spec.bind({**params, **overrides})
-            dt = check(x, name)
-            xc = promote(x) if dt in HALF else x
-            if channel_keys:
-                p = dict(p)
-                for k in channel_keys:
-                    p[k] = chan(p[k], xc, axis)
-            y = impl(xc, **p)
-            return demote(y, dt) if dt in HALF else y
+            return run(x, spec.bind({**params, **overrides}) if overrides else params)
 
         f.__name__ = spec.name
         f.__qualname__ = spec.name

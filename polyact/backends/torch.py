@@ -1,0 +1,177 @@
+"""PyTorch backend: ``torch.nn.Module`` objects and plain functions.
+
+Modules are fresh instances per lookup, hold trainable parameters as
+``nn.Parameter`` (scalar, or ``(num_channels,)`` broadcast along an explicit
+``channel_axis``, default 1 = NCHW), round-trip through ``state_dict`` and
+accept ``inplace=True`` where a native in-place kernel exists.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+from ..errors import ActivationError
+from ..ops import Ops
+from ..spec import ActivationSpec, Kernel
+from . import _base
+
+NAME = "torch"
+
+
+def _scalar_sigmoid(v: float) -> float:
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+class TorchOps(Ops):
+    name = NAME
+
+    def __init__(self, torch: Any) -> None:
+        self.t = torch
+        self.T = torch.Tensor
+        self.F = torch.nn.functional
+
+    def _u(self, tf: Any, sf: Any, x: Any) -> Any:
+        return tf(x) if isinstance(x, self.T) else sf(x)
+
+    def exp(self, x: Any) -> Any:
+        return self._u(self.t.exp, math.exp, x)
+
+    def expm1(self, x: Any) -> Any:
+        return self._u(self.t.expm1, math.expm1, x)
+
+    def log(self, x: Any) -> Any:
+        return self._u(self.t.log, math.log, x)
+
+    def log1p(self, x: Any) -> Any:
+        return self._u(self.t.log1p, math.log1p, x)
+
+    def sqrt(self, x: Any) -> Any:
+        return self._u(self.t.sqrt, math.sqrt, x)
+
+    def tanh(self, x: Any) -> Any:
+        return self._u(self.t.tanh, math.tanh, x)
+
+    def sigmoid(self, x: Any) -> Any:
+        return self._u(self.t.sigmoid, _scalar_sigmoid, x)
+
+    def erf(self, x: Any) -> Any:
+        return self._u(self.t.special.erf, math.erf, x)
+
+    def erfc(self, x: Any) -> Any:
+        return self._u(self.t.special.erfc, math.erfc, x)
+
+    def sin(self, x: Any) -> Any:
+        return self._u(self.t.sin, math.sin, x)
+
+    def cos(self, x: Any) -> Any:
+        return self._u(self.t.cos, math.cos, x)
+
+    def abs(self, x: Any) -> Any:
+        return self._u(self.t.abs, abs, x)
+
+    def sign(self, x: Any) -> Any:
+        return self._u(self.t.sign, lambda v: float(np.sign(v)), x)
+
+    def isnan(self, x: Any) -> Any:
+        return self._u(self.t.isnan, math.isnan, x)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        if isinstance(cond, (bool, np.bool_)):
+            return a if cond else b
+        return self.t.where(cond, a, b)
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        if not isinstance(a, self.T):
+            a, b = b, a
+        return self.t.maximum(a, b) if isinstance(b, self.T) else self.t.clamp(a, min=b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        if not isinstance(a, self.T):
+            a, b = b, a
+        return self.t.minimum(a, b) if isinstance(b, self.T) else self.t.clamp(a, max=b)
+
+    def softplus(self, x: Any) -> Any:
+        # torch's own op with a late threshold: log1p(exp(x)) below 40, x above
+        # (exact to float64 rounding there); its gradient is sigmoid(x) everywhere.
+        if isinstance(x, self.T):
+            return self.F.softplus(x, beta=1.0, threshold=40.0)
+        return super().softplus(x)
+
+
+class TorchBackend(_base.Backend):
+    name = NAME
+    framework = "torch"
+    install = "pip install torch"
+    default_channel_axis = 1
+
+    def _make_ops(self) -> Ops:
+        return TorchOps(self.fw)
+
+    def dtype_name(self, x: Any) -> str:
+        return str(x.dtype).replace("torch.", "")
+
+    def to_numpy(self, x: Any) -> Any:
+        x = x.detach().cpu()
+        if x.dtype == self.fw.bfloat16:
+            return x.float().numpy()
+        return x.numpy()
+
+    def from_numpy(self, a: Any, dtype: Optional[str] = None) -> Any:
+        a = np.asarray(a)
+        if a.dtype.name == "bfloat16":
+            a = a.astype(np.float32)
+        t = self.fw.from_numpy(np.array(a, copy=True))
+        return t.to(getattr(self.fw, dtype)) if dtype else t
+
+    def _promote(self, x: Any) -> Any:
+        return x.float()
+
+    def _demote(self, y: Any, dtype: str) -> Any:
+        return y.to(getattr(self.fw, dtype))
+
+    def _cast_param(self, value: Any, like: Any) -> Any:
+        if isinstance(value, self.fw.Tensor) and value.dtype != like.dtype:
+            return value.to(like.dtype)
+        return value
+
+    def _channel_param(self, value: Any, like: Any, axis: int) -> Any:
+        t = self.fw
+        if not isinstance(value, t.Tensor):
+            value = t.as_tensor(np.asarray(value, dtype=np.float64), dtype=like.dtype, device=like.device)
+        value = value.reshape(-1)
+        return value.reshape(_base.broadcast_shape(tuple(like.shape), axis, value.numel(), "activation"))
+
+    def make_module(
+        self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> Any:
+        from ._torch_modules import build_module
+
+        return build_module(self, spec, kernel, params, options)
+
+    def value_and_grad(self, f: Any, x: Any) -> Tuple[Any, Any]:
+        t = self.fw
+        xg = x.detach().clone().requires_grad_(True)
+        y = f(xg)
+        (g,) = t.autograd.grad(y, xg, grad_outputs=t.ones_like(y))
+        return y.detach(), g
+
+    def param_grads(self, module: Any, x: Any) -> Tuple[Any, Dict[str, Any]]:
+        t = self.fw
+        named = [(k, p) for k, p in module.named_parameters() if p.requires_grad]
+        y = module(x)
+        grads = t.autograd.grad(y, [p for _, p in named], grad_outputs=t.ones_like(y), allow_unused=True)
+        out = {}
+        for (k, p), g in zip(named, grads):
+            out[k] = np.zeros(tuple(p.shape)) if g is None else g.detach().double().cpu().numpy()
+        return y.detach(), out
+
+
+backend = TorchBackend()
+
+
