@@ -9,7 +9,8 @@ a backend may replace with an equally accurate native op.
 
 Every primitive accepts the backend's tensors and plain Python numbers (a
 parameter is a Python float unless it is trainable), and ``where`` accepts
-Python numbers for either branch.
+Python numbers for either branch, but not for both (the result's dtype would
+be the framework's default, not the input's).
 
 Rules for formulas (NUMERICS.md): never multiply by 0/1 masks, use ``where``
 and make the unused branch's input safe ("double where"); never build a kink on

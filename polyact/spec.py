@@ -206,6 +206,8 @@ class ActivationSpec:
             number of channels.
         check: cross-parameter validation, ``check(params) -> error text or None``.
         init_doc: how trainable parameters are initialised, for the docs.
+        examples: non-default parameter sets that tests and docs sweep besides
+            the defaults.
     """
 
     name: str
@@ -228,6 +230,7 @@ class ActivationSpec:
     channels_param: Optional[str] = None
     check: Optional[Callable[[Mapping[str, Any]], Optional[str]]] = None
     init_doc: str = ""
+    examples: Tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))

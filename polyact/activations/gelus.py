@@ -22,7 +22,11 @@ _GELU_REF = Reference("Gaussian Error Linear Units (GELUs)", "1606.08415", "Hend
         "defaults to the tanh form). Computed with erfc so the negative tail keeps its digits.",
     ),
     native={
-        "torch": lambda t, x: t.nn.functional.gelu(x, approximate="none"),
+        "torch": Native(
+            lambda t, x: t.nn.functional.gelu(x, approximate="none"),
+            eligible=False,
+            note="torch's exact gelu overflows to inf at x = float32 max (true value is finite)",
+        ),
         "jax": lambda j, x: j.nn.gelu(x, approximate=False),
         "megengine": lambda m, x: m.functional.gelu(x),
     },
@@ -44,7 +48,11 @@ def gelu(x, ops):
         "for |x| > 30 the value equals relu(x) in every float format.",
     ),
     native={
-        "torch": lambda t, x: t.nn.functional.gelu(x, approximate="tanh"),
+        "torch": Native(
+            lambda t, x: t.nn.functional.gelu(x, approximate="tanh"),
+            eligible=False,
+            note="torch's tanh gelu has NaN gradients once x^3 overflows (|x| >= ~1e13 in float32)",
+        ),
         "jax": lambda j, x: j.nn.gelu(x, approximate=True),
     },
 )
@@ -58,6 +66,7 @@ def gelu_tanh(x, ops):
 
 @declare(
     "laplace",
+    examples=({"mu": 0.0, "sigma": 1.0},),
     aliases=("laplace_activation", "laplaceactivation"),
     params={
         "mu": Param(math.sqrt(0.5), real, doc="location (MEGA: sqrt(1/2))"),

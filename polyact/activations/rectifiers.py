@@ -27,6 +27,7 @@ def relu(x, ops):
 
 @declare(
     "leaky_relu",
+    examples=({"negative_slope": 0.2}, {"negative_slope": -0.5}),
     aliases=("leakyrelu",),
     params={"negative_slope": Param(0.01, real, doc="slope for x < 0 (Keras 3 defaults to 0.2; polyact to 0.01)")},
     formula=r"\begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases}",
@@ -54,6 +55,7 @@ def leaky_relu(x, ops, negative_slope):
 
 @declare(
     "nlrelu",
+    examples=({"beta": 3.0}, {"beta": 0.01}),
     aliases=("natural_logarithm_relu",),
     params={"beta": Param(1.0, positive, doc="scale inside the logarithm")},
     formula=r"\ln(1 + \beta \max(0, x))",
@@ -89,6 +91,7 @@ def _srelu_check(p):
 
 @declare(
     "srelu",
+    examples=({"t_left": -1.0, "a_left": 0.1, "t_right": 2.0, "a_right": 0.5},),
     aliases=("s_shaped_relu",),
     params={
         "t_left": Param(0.0, real, trainable=True, per_channel=True, doc="left threshold"),

@@ -46,6 +46,7 @@ def tanh(x, ops):
 
 @declare(
     "softplus",
+    examples=({"beta": 2.0}, {"beta": 0.5}),
     params={"beta": Param(1.0, positive, doc="sharpness: softplus(beta*x)/beta")},
     formula=r"\frac{1}{\beta}\ln\left(1 + e^{\beta x}\right)",
     monotone=True,
@@ -64,7 +65,12 @@ def tanh(x, ops):
 )
 def softplus(x, ops, beta):
     """Smooth ReLU: log(1 + exp(beta*x)) / beta, stable for every x."""
-    return ops.softplus(beta * x) / beta
+    z = beta * x
+    pos = z > 0
+    zp = ops.where(pos, z, 0.0)
+    zn = ops.where(pos, 0.0, z)  # NaN stays here
+    # x + log1p(exp(-z))/beta above 0: no overflow even when beta*x does
+    return ops.where(pos, x + ops.log1p(ops.exp(-zp)) / beta, ops.log1p(ops.exp(zn)) / beta)
 
 
 def _isru_core(x, ops, alpha):
@@ -82,6 +88,7 @@ _ISRU_REF = Reference("Improving Deep Learning by Inverse Square Root Linear Uni
 
 @declare(
     "isru",
+    examples=({"alpha": 4.0}, {"alpha": 0.1}),
     params={"alpha": Param(1.0, positive, doc="saturation: the output lies in (-1/sqrt(alpha), 1/sqrt(alpha))")},
     formula=r"\frac{x}{\sqrt{1 + \alpha x^2}}",
     bounded=True,
@@ -98,6 +105,7 @@ def isru(x, ops, alpha):
 
 @declare(
     "isrlu",
+    examples=({"alpha": 3.0},),
     params={"alpha": Param(1.0, positive, doc="saturation of the negative side")},
     formula=r"\begin{cases} x & x \ge 0 \\ \frac{x}{\sqrt{1 + \alpha x^2}} & x < 0 \end{cases}",
     monotone=True,
@@ -139,6 +147,7 @@ def _soft_clip_half(z, ops, alpha):
 
 @declare(
     "soft_clipping",
+    examples=({"alpha": 2.0}, {"alpha": 0.1}),
     aliases=("softclipping",),
     params={"alpha": Param(0.5, positive, doc="sharpness of the two corners at 0 and 1")},
     formula=r"\frac{1}{\alpha}\ln\frac{1 + e^{\alpha x}}{1 + e^{\alpha (x - 1)}}",
@@ -178,6 +187,7 @@ def _log1prel(v, ops):
 
 @declare(
     "soft_exponential",
+    examples=({"alpha": 0.5}, {"alpha": -0.5}),
     aliases=("softexponential",),
     params={"alpha": Param(0.0, real, trainable=True, doc="interpolates log (alpha < 0), identity (0) and exp (alpha > 0)")},
     formula=(
@@ -202,6 +212,11 @@ def soft_exponential(x, ops, alpha):
     neg = alpha < 0
     u = ops.where(neg, 0.0, alpha * x)  # the alpha >= 0 branch
     v = ops.where(neg, -alpha * (x + alpha), 0.0)  # the alpha < 0 branch
-    pos_branch = x * _exprel(u, ops) + alpha
+    # near alpha*x = 0 the series keeps d/dalpha right; elsewhere expm1(u)/alpha
+    # (not x * expm1(u)/u, whose gradient is inf - inf once e^u overflows)
+    tiny = ops.abs(u) < 1e-5
+    a_safe = ops.where(alpha == 0, 1.0, alpha)  # alpha = 0 only reaches the series branch
+    u_big = ops.where(tiny, 0.0, u)
+    pos_branch = ops.where(tiny, x * _exprel(ops.where(tiny, u, 0.0), ops), ops.expm1(u_big) / a_safe) + alpha
     neg_branch = (x + alpha) * _log1prel(v, ops)
     return ops.where(neg, neg_branch, pos_branch)

@@ -31,6 +31,7 @@ def silu(x, ops):
 
 @declare(
     "swish",
+    examples=({"beta": 2.0}, {"beta": -0.5}),
     aliases=("swish_beta",),
     params={"beta": Param(1.0, real, trainable=True, doc="slope inside the sigmoid, trained (starts at 1 = SiLU)")},
     formula=r"x\,\sigma(\beta x)",
@@ -47,6 +48,7 @@ def swish(x, ops, beta):
 
 @declare(
     "e_swish",
+    examples=({"beta": 1.75},),
     aliases=("eswish",),
     params={"beta": Param(1.375, real, doc="output scale; the paper explores 1 <= beta <= 2")},
     formula=r"\beta\,x\,\sigma(x)",
@@ -57,11 +59,16 @@ def swish(x, ops, beta):
 )
 def e_swish(x, ops, beta):
     """E-swish: beta * x * sigmoid(x)."""
-    return beta * x * ops.sigmoid(x)
+    # beyond |x| = 1000 the sigmoid is exactly 0 or 1 in every format; splitting
+    # there keeps beta * x (and the gradient's beta * x * s') from overflowing
+    sat = ops.abs(x) > 1e3
+    xs = ops.where(sat, 0.0, x)
+    return ops.where(sat, ops.where(x > 0, beta * x, 0.0), beta * (xs * ops.sigmoid(xs)))
 
 
 @declare(
     "flatten_t_swish",
+    examples=({"threshold": 0.0},),
     aliases=("fts", "flattent_swish"),
     params={"threshold": Param(-0.2, real, doc="T: the value for x < 0, added for x >= 0")},
     formula=r"\begin{cases} x\,\sigma(x) + T & x \ge 0 \\ T & x < 0 \end{cases}",
@@ -94,6 +101,7 @@ def mish(x, ops):
 
 @declare(
     "aria2",
+    examples=({"beta": 2.0, "alpha": 1.5}, {"beta": 1.0, "alpha": 1.0}),
     params={
         "beta": Param(0.5, positive, doc="growth rate"),
         "alpha": Param(1.0, positive, doc="asymmetry exponent"),
@@ -109,7 +117,12 @@ def mish(x, ops):
 )
 def aria2(x, ops, beta, alpha):
     """ARiA2: x weighted by Richard's curve, x * (1 + exp(-beta x))^(-alpha)."""
-    return x * ops.exp(-alpha * ops.softplus(-beta * x))
+    bx = beta * x
+    # once alpha * exp(-beta x) < 1e-20 the weight is 1 in every format: skip it,
+    # so the gradient never forms x * alpha (which overflows near the float max)
+    saturated = bx > 46.0 + ops.log(alpha)
+    xs = ops.where(saturated, 0.0, x)
+    return ops.where(saturated, x, xs * ops.exp(-alpha * ops.softplus(-beta * xs)))
 
 
 @declare(

@@ -28,6 +28,23 @@ def _mp() -> Any:
     return mpmath
 
 
+def _erfc(v: Any) -> Any:
+    """mpmath.erfc, with the asymptotic series where mpmath overflows (|v| > 1e4)."""
+    mp = _mp()
+    if mp.isnan(v) or abs(v) <= 10**4:
+        return mp.erfc(v)
+    if v < 0:
+        return 2 - _erfc(-v)
+    if mp.isinf(v):
+        return mp.mpf(0)
+    # erfc(v) = exp(-v^2)/(v sqrt(pi)) * sum_n (-1)^n (2n-1)!! / (2 v^2)^n; terms fall by 1e-8 each
+    s, term, z = mp.mpf(1), mp.mpf(1), 2 * v * v
+    for n in range(1, 12):
+        term = -term * (2 * n - 1) / z
+        s += term
+    return mp.exp(-v * v) / (v * mp.sqrt(mp.pi)) * s
+
+
 class ReferenceOps(Ops):
     """Ops on object arrays of ``mpmath.mpf`` (and on single mpf numbers)."""
 
@@ -40,7 +57,7 @@ class ReferenceOps(Ops):
         self._exp, self._expm1 = u(mp.exp), u(mp.expm1)
         self._log, self._log1p = u(mp.log), u(mp.log1p)
         self._sqrt, self._tanh = u(mp.sqrt), u(mp.tanh)
-        self._erf, self._erfc = u(mp.erf), u(mp.erfc)
+        self._erf, self._erfc = u(mp.erf), u(_erfc)
         self._sin, self._cos = u(mp.sin), u(mp.cos)
         self._abs, self._sign = u(abs), u(mp.sign)
         self._isnan = np.frompyfunc(mp.isnan, 1, 1)
@@ -214,6 +231,10 @@ def derivative(
 def _deriv_point(f: Any, t: Any) -> Any:
     mp = _mp()
     if mp.isnan(t):
+        return mp.nan
+    with mp.workdps(DPS):
+        v = f(t)
+    if isinstance(v, mp.mpc) and v.imag != 0 or mp.isnan(v):  # outside the domain
         return mp.nan
     if mp.isinf(t):  # the limit of the derivative
         big = mp.mpf(10) ** 30 * mp.sign(t)

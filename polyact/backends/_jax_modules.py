@@ -1,0 +1,328 @@
+"""JAX objects built from specs (imported only with jax and flax).
+
+- :class:`JaxActivation`: a pure callable for activations without trainable
+  parameters; works under ``jax.jit``, ``jax.grad`` and ``jax.vmap``.
+- :class:`PolyactModule`: base of the ``flax.nnx.Module`` classes (one per
+  spec, named after it) for activations with trainable parameters, held as
+  ``nnx.Param``.
+- :class:`PolyactStructural`: base of the ``nnx.Module`` classes of structural
+  activations (sub-layers ``nnx.Conv``/``nnx.BatchNorm``, NHWC input), with
+  :func:`load_torch_state`/:func:`torch_state` to move weights from and to the
+  torch layout.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Dict, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ..errors import ActivationError
+from ..spec import ActivationSpec, Kernel
+from . import _base
+from ._layers import format_params
+
+_CLASSES: Dict[Tuple[str, str], type] = {}
+
+# attribute names a parameter or layer may not take (they would shadow the module's own)
+_RESERVED = frozenset(("spec", "kernel", "channel_axis", "num_channels", "params", "state_dict", "load_state_dict"))
+
+
+def _static(value: Any) -> Any:
+    """A hashable, data-free form of a fixed parameter value (nnx static attribute)."""
+    if isinstance(value, (list, tuple)) or isinstance(value, np.ndarray):
+        return tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
+    return value
+
+
+def _check_name(spec: ActivationSpec, key: str, base: type) -> None:
+    if key in _RESERVED or hasattr(base, key) or key.startswith("_"):
+        raise ActivationError(
+            f"{spec.name}: the name {key!r} clashes with an attribute of the JAX module; rename it."
+        )
+
+
+# --------------------------------------------------------------------------- pure callable
+class JaxActivation:
+    """A stateless JAX activation: call it on an array (under jit, grad, vmap too).
+
+    ``params`` holds its parameters. Two instances with the same activation,
+    kernel and parameters compare equal and hash alike, so they can be static
+    arguments and ``nnx`` static attributes without recompiling.
+    """
+
+    def __init__(
+        self, backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> None:
+        self.spec = spec
+        self.kernel = kernel.name
+        self.channel_axis = options.get("channel_axis", backend.default_channel_axis)
+        n = options.get("num_channels") or 1
+        self.params = {
+            k: (np.asarray(_base.per_channel_values(spec, k, v, n)) if spec.params[k].per_channel else v)
+            for k, v in params.items()
+        }
+        self._f = backend.make_function(spec, kernel, self.params, options)
+        self.__doc__ = spec.summary
+
+    def __call__(self, x: Any) -> Any:
+        return self._f(x)
+
+    def _key(self) -> Tuple[Any, ...]:
+        return (id(self.spec), self.kernel, self.channel_axis, tuple((k, _static(v)) for k, v in self.params.items()))
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is type(self) and other._key() == self._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"{_base.class_name(self.spec.name)}({format_params(self.params)})"
+
+
+# --------------------------------------------------------------------------- trainable
+class PolyactModule(nnx.Module):
+    """Base of the polyact ``nnx.Module`` classes with trainable parameters.
+
+    Trainable parameters are ``nnx.Param`` attributes named after the
+    parameter (float32; scalar, or ``(num_channels,)`` for per-channel ones,
+    broadcast along ``channel_axis``); fixed parameters are static.
+    """
+
+    spec: ActivationSpec
+
+    def __init__(
+        self, backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> None:
+        self.kernel = kernel.name
+        self.channel_axis = int(options.get("channel_axis", backend.default_channel_axis))
+        self.num_channels = int(options.get("num_channels") or 1)
+        fixed = []
+        for k, v in params.items():
+            p = spec.params[k]
+            if p.trainable:
+                _check_name(spec, k, type(self))
+                if p.per_channel:
+                    value = jnp.asarray(_base.per_channel_values(spec, k, v, self.num_channels), dtype=jnp.float32)
+                else:
+                    value = jnp.asarray(float(v), dtype=jnp.float32)
+                setattr(self, k, nnx.Param(value))
+            else:
+                fixed.append((k, _static(v)))
+        self._fixed = tuple(fixed)
+        self._run = backend.runner(spec, kernel.impl, {"channel_axis": self.channel_axis})
+
+    def __call__(self, x: Any) -> Any:
+        params = dict(self._fixed)
+        for k in self.spec.trainable:
+            params[k] = getattr(self, k).get_value()
+        return self._run(x, params)
+
+    @property
+    def params(self) -> Dict[str, Any]:
+        """Every parameter: fixed values and the current trainable arrays."""
+        out = dict(self._fixed)
+        for k in self.spec.trainable:
+            out[k] = getattr(self, k).get_value()
+        return {k: out[k] for k in self.spec.params if k in out}
+
+    def __repr__(self) -> str:
+        parts = [format_params({k: _short(v) for k, v in self.params.items()})]
+        if self.spec.per_channel:
+            parts.append(f"num_channels={self.num_channels}, channel_axis={self.channel_axis}")
+        if self.kernel not in ("native", "composed"):
+            parts.append(f"kernel={self.kernel!r}")
+        return f"{type(self).__name__}({', '.join(p for p in parts if p)})"
+
+
+def _short(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return np.asarray(v)
+    if hasattr(v, "shape"):
+        a = np.asarray(v, dtype=np.float64)
+        return float(a) if a.ndim == 0 else a
+    return v
+
+
+# --------------------------------------------------------------------------- structural
+class PolyactStructural(nnx.Module):
+    """Base of structural activations on JAX: sub-layers with state, NHWC input.
+
+    ``depthwise_conv2d`` -> ``nnx.Conv`` (``feature_group_count`` = channels,
+    kernel ``(k, k, 1, C)``), ``batch_norm`` -> ``nnx.BatchNorm`` (flax momentum
+    = 1 - torch momentum). Train/eval modes the nnx way: ``module.train()``,
+    ``module.eval()`` or ``nnx.view(module, use_running_average=...)``; a new
+    module starts in training mode, like torch.
+    """
+
+    spec: ActivationSpec
+
+    def __init__(self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]) -> None:
+        rngs = options.get("rngs") or nnx.Rngs(int(options.get("seed", 0)))
+        self._params = tuple((k, _static(v)) for k, v in params.items())
+        self.channel_axis = int(options.get("channel_axis", backend.default_channel_axis))
+        c = int(params[spec.channels_param])  # type: ignore[index]
+        for key, layer in spec.layers.items():
+            _check_name(spec, key, type(self))
+            if layer.kind == "depthwise_conv2d":
+                k = int(layer.option("kernel_size", 3))
+                mod: nnx.Module = nnx.Conv(
+                    c,
+                    c,
+                    kernel_size=(k, k),
+                    padding=int(layer.option("padding", k // 2)),
+                    feature_group_count=c,
+                    use_bias=bool(layer.option("bias", True)),
+                    rngs=rngs,
+                )
+            elif layer.kind == "batch_norm":
+                mod = nnx.BatchNorm(
+                    c,
+                    epsilon=float(layer.option("eps", 1e-5)),
+                    momentum=1.0 - float(layer.option("momentum", 0.1)),
+                    rngs=rngs,
+                )
+            else:
+                raise ActivationError(f"jax has no layer kind {layer.kind!r}")
+            setattr(self, key, mod)
+        self._backend = backend
+
+    @property
+    def params(self) -> Dict[str, Any]:
+        return dict(self._params)
+
+    def __call__(self, x: Any) -> Any:
+        backend = self._backend
+        dt = backend.check_input(x, self.spec.name)
+        xc = x.astype(jnp.float32) if dt in _base.HALF else x
+        if xc.ndim != 4:
+            raise ActivationError(f"{self.spec.name} expects a 4-D input, got shape {tuple(xc.shape)}")
+        axis = self.channel_axis % 4
+        moved = jnp.moveaxis(xc, axis, -1) if axis != 3 else xc
+        layers = {k: getattr(self, k) for k in self.spec.layers}
+        y = self.spec.fn(moved, backend.ops, **layers)
+        y = jnp.moveaxis(y, -1, axis) if axis != 3 else y
+        return y.astype(x.dtype) if dt in _base.HALF else y
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """The sub-layers' state as NumPy arrays under torch's keys and layouts."""
+        return torch_state(self)
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        """Load a torch-layout state dict (see :func:`load_torch_state`)."""
+        load_torch_state(self, state)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({format_params(self.params)})"
+
+
+# torch key -> (nnx attribute, to nnx layout, to torch layout) per layer kind
+_TORCH_KEYS = {
+    "depthwise_conv2d": {
+        "weight": ("kernel", lambda w: np.transpose(w, (2, 3, 1, 0)), lambda k: np.transpose(k, (3, 2, 0, 1))),
+        "bias": ("bias", None, None),
+    },
+    "batch_norm": {
+        "weight": ("scale", None, None),
+        "bias": ("bias", None, None),
+        "running_mean": ("mean", None, None),
+        "running_var": ("var", None, None),
+    },
+}
+
+
+def _as_numpy(v: Any) -> np.ndarray:
+    if hasattr(v, "detach"):  # a torch tensor
+        v = v.detach().cpu()
+        if str(v.dtype) == "torch.bfloat16":
+            v = v.float()
+        v = v.numpy()
+    return np.asarray(v)
+
+
+def load_torch_state(module: Any, state: Dict[str, Any]) -> Any:
+    """Copy a torch ``state_dict`` (NumPy arrays or tensors) into a structural
+    nnx module: ``conv.weight (C, 1, k, k)`` -> ``conv.kernel (k, k, 1, C)``,
+    ``conv.bias``, ``bn.weight/bias/running_mean/running_var`` ->
+    ``bn.scale/bias/mean/var``; ``num_batches_tracked`` is ignored. Returns the module."""
+    spec = module.spec
+    for key, value in state.items():
+        head, _, attr = key.partition(".")
+        layer = spec.layers.get(head)
+        if attr == "num_batches_tracked" and layer is not None:
+            continue
+        table = _TORCH_KEYS.get(layer.kind, {}) if layer is not None else {}
+        if attr not in table:
+            raise ActivationError(f"{spec.name}: unexpected state key {key!r}")
+        name, to_nnx, _ = table[attr]
+        var = getattr(getattr(module, head), name, None)
+        if var is None:
+            raise ActivationError(f"{spec.name}: state key {key!r} has no counterpart (layer built without it)")
+        arr = _as_numpy(value)
+        if to_nnx is not None:
+            arr = to_nnx(arr)
+        old = var.get_value()
+        if tuple(arr.shape) != tuple(old.shape):
+            raise ActivationError(
+                f"{spec.name}: state key {key!r} has shape {tuple(_as_numpy(value).shape)}, which does not "
+                f"match the module (nnx shape {tuple(old.shape)})"
+            )
+        var.set_value(jnp.asarray(arr, dtype=old.dtype))
+    return module
+
+
+def torch_state(module: Any) -> Dict[str, np.ndarray]:
+    """The state of a structural nnx module as NumPy arrays in torch's keys and layouts."""
+    out: Dict[str, np.ndarray] = {}
+    for head, layer in module.spec.layers.items():
+        sub = getattr(module, head)
+        for attr, (name, _, to_torch) in _TORCH_KEYS[layer.kind].items():
+            var = getattr(sub, name, None)
+            if var is None:
+                continue
+            arr = np.asarray(var.get_value())
+            out[f"{head}.{attr}"] = to_torch(arr) if to_torch is not None else arr.copy()
+    return out
+
+
+# --------------------------------------------------------------------------- building
+def _class_for(spec: ActivationSpec, base: type) -> type:
+    key = (spec.name, base.__name__)
+    cls = _CLASSES.get(key)
+    if cls is None or cls.spec is not spec:
+        name = _base.class_name(spec.name)
+        cls = type(name, (base,), {"spec": spec, "__doc__": spec.summary, "__module__": __name__})
+        cls.__qualname__ = name
+        _CLASSES[key] = cls
+        setattr(sys.modules[__name__], name, cls)  # picklable by reference
+    return cls
+
+
+def build_module(backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]) -> Any:
+    if spec.kind == "structural":
+        return _class_for(spec, PolyactStructural)(backend, spec, params, options)
+    if spec.trainable:
+        return _class_for(spec, PolyactModule)(backend, spec, kernel, params, options)
+    return JaxActivation(backend, spec, kernel, params, options)
+
+
+def param_grads(module: Any, x: Any) -> Tuple[Any, Dict[str, Any]]:
+    """``(module(x), {name: d sum(module(x)) / d param})``, gradients as float64 NumPy arrays."""
+    if not isinstance(module, nnx.Module):
+        return module(x), {}
+
+    def f(m: Any) -> Any:
+        y = m(x)
+        return jnp.sum(y), y
+
+    (_, y), grads = nnx.value_and_grad(f, has_aux=True)(module)
+    out: Dict[str, Any] = {}
+    for path, v in nnx.to_flat_state(grads):
+        value = v.get_value() if hasattr(v, "get_value") else v
+        out[".".join(str(p) for p in path)] = np.asarray(value, dtype=np.float64)
+    return y, out

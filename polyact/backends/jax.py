@@ -1,0 +1,237 @@
+"""JAX backend: pure callables, ``flax.nnx`` modules and plain functions.
+
+Stateless activations are pure callable objects that work under ``jax.jit``,
+``jax.grad`` and ``jax.vmap``; activations with trainable parameters are
+``flax.nnx.Module`` subclasses holding ``nnx.Param`` (scalar, or
+``(num_channels,)`` broadcast along an explicit ``channel_axis``, default -1 =
+channels last); structural activations (funnel_relu) are ``nnx.Module``s with
+``nnx.Conv``/``nnx.BatchNorm`` sub-layers on NHWC input.
+
+Half precision is computed in float32 and rounded once (JAX on CPU computes
+float16 natively and loses accuracy). float64 works when ``jax_enable_x64`` is
+on; the backend never flips that flag.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+from ..errors import ActivationError
+from ..ops import Ops
+from ..spec import ActivationSpec, Kernel
+from . import _base
+
+NAME = "jax"
+
+
+def _is_scalar(x: Any) -> bool:
+    """A plain Python (or NumPy scalar) real number, not an array or tracer."""
+    if isinstance(x, np.generic):
+        return True
+    return isinstance(x, numbers.Real) and not hasattr(x, "shape")
+
+
+def _scalar(fn: Any, x: Any) -> float:
+    """``fn`` on a Python number in float64, returned as a Python float (inf/NaN
+    instead of the exceptions ``math`` raises)."""
+    with np.errstate(all="ignore"):
+        return float(fn(np.float64(x)))
+
+
+def _scalar_sigmoid(v: float) -> float:
+    v = float(v)
+    if math.isnan(v):
+        return v
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v) if v > -745.2 else 0.0
+    return e / (1.0 + e)
+
+
+def _scalar_erf(v: Any) -> float:
+    return math.erf(float(v))
+
+
+def _scalar_erfc(v: Any) -> float:
+    return math.erfc(float(v))
+
+
+class JaxOps(Ops):
+    """The primitives on ``jax.numpy``; Python numbers stay Python floats."""
+
+    name = NAME
+
+    def __init__(self, jax: Any) -> None:
+        import jax.numpy as jnp
+        import jax.scipy.special as jsp
+
+        self.j = jax
+        self.jnp = jnp
+        self._erf_fn = jsp.erf
+        self._erfc_fn = jsp.erfc
+
+    def _u(self, jf: Any, sf: Any, x: Any) -> Any:
+        return sf(x) if _is_scalar(x) else jf(x)
+
+    def exp(self, x: Any) -> Any:
+        return self._u(self.jnp.exp, lambda v: _scalar(np.exp, v), x)
+
+    def expm1(self, x: Any) -> Any:
+        return self._u(self.jnp.expm1, lambda v: _scalar(np.expm1, v), x)
+
+    def log(self, x: Any) -> Any:
+        return self._u(self.jnp.log, lambda v: _scalar(np.log, v), x)
+
+    def log1p(self, x: Any) -> Any:
+        return self._u(self.jnp.log1p, lambda v: _scalar(np.log1p, v), x)
+
+    def sqrt(self, x: Any) -> Any:
+        return self._u(self.jnp.sqrt, lambda v: _scalar(np.sqrt, v), x)
+
+    def tanh(self, x: Any) -> Any:
+        return self._u(self.jnp.tanh, lambda v: _scalar(np.tanh, v), x)
+
+    def sigmoid(self, x: Any) -> Any:
+        # jax.nn.sigmoid is lax.logistic: stable for every x, derivative s(x)*s(-x)
+        return self._u(self.j.nn.sigmoid, _scalar_sigmoid, x)
+
+    def erf(self, x: Any) -> Any:
+        return self._u(self._erf_fn, _scalar_erf, x)
+
+    def erfc(self, x: Any) -> Any:
+        return self._u(self._erfc_fn, _scalar_erfc, x)
+
+    def sin(self, x: Any) -> Any:
+        return self._u(self.jnp.sin, lambda v: _scalar(np.sin, v), x)
+
+    def cos(self, x: Any) -> Any:
+        return self._u(self.jnp.cos, lambda v: _scalar(np.cos, v), x)
+
+    def abs(self, x: Any) -> Any:
+        return self._u(self.jnp.abs, lambda v: abs(float(v)), x)
+
+    def sign(self, x: Any) -> Any:
+        return self._u(self.jnp.sign, lambda v: _scalar(np.sign, v), x)
+
+    def isnan(self, x: Any) -> Any:
+        return self._u(self.jnp.isnan, lambda v: math.isnan(float(v)), x)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        if isinstance(cond, (bool, np.bool_)):
+            return a if cond else b
+        return self.jnp.where(cond, a, b)
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        if _is_scalar(a) and _is_scalar(b):
+            return _scalar(lambda v: np.maximum(v, np.float64(b)), a)
+        return self.jnp.maximum(a, b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        if _is_scalar(a) and _is_scalar(b):
+            return _scalar(lambda v: np.minimum(v, np.float64(b)), a)
+        return self.jnp.minimum(a, b)
+
+    def softplus(self, x: Any) -> Any:
+        # jax.nn.softplus = logaddexp(x, 0) = max(x, 0) + log1p(exp(-|x|)) with a
+        # custom JVP: softplus'(0) = 1/2, finite value and gradient for every
+        # finite x, softplus(inf) = inf, NaN in -> NaN out (checked in the tests).
+        if _is_scalar(x):
+            return super().softplus(float(x))
+        return self.j.nn.softplus(x)
+
+
+class JaxBackend(_base.Backend):
+    name = NAME
+    framework = "jax"
+    install = "pip install jax flax"
+    default_channel_axis = -1
+
+    def _make_ops(self) -> Ops:
+        return JaxOps(self.fw)
+
+    # ------------------------------------------------------------------ dtypes
+    @property  # type: ignore[override]
+    def dtypes(self) -> Tuple[str, ...]:  # float64 only under jax_enable_x64
+        if "jax" in sys.modules and self.x64_enabled():
+            return _base.FLOAT
+        return tuple(d for d in _base.FLOAT if d != "float64")
+
+    def x64_enabled(self) -> bool:
+        """Whether float64 arrays are possible right now (``jax_enable_x64``,
+        globally or through the ``jax.enable_x64`` context)."""
+        return bool(self.fw.dtypes.canonicalize_dtype(np.float64) == np.float64)
+
+    def owns(self, x: Any) -> bool:
+        # jax.Array and every tracer (jit, grad, vmap) come from modules rooted at
+        # "jax"/"jaxlib"; isinstance(., jax.Array) catches anything registered as one
+        # without importing jax here.
+        if _base.owner_of(x) == NAME:
+            return True
+        jax = sys.modules.get("jax")
+        array = getattr(jax, "Array", None) if jax is not None else None
+        return array is not None and isinstance(x, array)
+
+    def dtype_name(self, x: Any) -> str:
+        return str(np.dtype(x.dtype))
+
+    def to_numpy(self, x: Any) -> Any:
+        return np.asarray(x)
+
+    def from_numpy(self, a: Any, dtype: Optional[str] = None) -> Any:
+        jnp = self.fw.numpy
+        a = np.asarray(a)
+        if dtype == "float64" and not self.x64_enabled():
+            raise ActivationError(
+                "float64 arrays on JAX need 64-bit mode: jax.config.update('jax_enable_x64', True) "
+                "(or the jax.enable_x64() context)."
+            )
+        return jnp.asarray(a) if dtype is None else jnp.asarray(a, dtype=dtype)
+
+    def _promote(self, x: Any) -> Any:
+        return x.astype(self.fw.numpy.float32)
+
+    def _demote(self, y: Any, dtype: str) -> Any:
+        return y.astype(dtype)
+
+    def _cast_param(self, value: Any, like: Any) -> Any:
+        if _is_scalar(value) or not self.owns(value):
+            return value
+        if value.dtype != like.dtype:
+            return value.astype(like.dtype)
+        return value
+
+    def _channel_param(self, value: Any, like: Any, axis: int) -> Any:
+        jnp = self.fw.numpy
+        if self.owns(value):
+            v = value.astype(like.dtype) if value.dtype != like.dtype else value
+        else:
+            v = jnp.asarray(np.asarray(value, dtype=np.float64).astype(np.dtype(like.dtype)))
+        v = v.reshape(-1)
+        return v.reshape(_base.broadcast_shape(tuple(like.shape), axis, int(v.shape[0]), "activation"))
+
+    # ------------------------------------------------------------------ objects
+    def make_module(
+        self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> Any:
+        from ._jax_modules import build_module
+
+        return build_module(self, spec, kernel, params, options)
+
+    def value_and_grad(self, f: Any, x: Any) -> Tuple[Any, Any]:
+        jax = self.fw
+        y, vjp = jax.vjp(f, x)
+        (g,) = vjp(jax.numpy.ones_like(y))
+        return y, g
+
+    def param_grads(self, module: Any, x: Any) -> Tuple[Any, Dict[str, Any]]:
+        from ._jax_modules import param_grads
+
+        return param_grads(module, x)
+
+
+backend = JaxBackend()

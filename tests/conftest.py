@@ -1,0 +1,52 @@
+"""Test configuration: which backends run here, and what must be present.
+
+``POLYACT_TEST_BACKENDS=numpy,torch`` selects backends explicitly (default: the
+installed ones among numpy, torch, jax, megengine). ``POLYACT_REQUIRE_BACKENDS``
+lists backends that must be installed: a missing one fails the run (``make
+test`` and CI set it, so a backend that cannot be set up is never skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+import polyact
+
+os.environ.setdefault("POLYACT_NO_PLUGINS", "0")
+
+
+def _split(var: str) -> list:
+    return [b.strip() for b in os.environ.get(var, "").split(",") if b.strip()]
+
+
+REQUIRED = _split("POLYACT_REQUIRE_BACKENDS")
+_explicit = _split("POLYACT_TEST_BACKENDS")
+INSTALLED = polyact.available_backends()
+BACKENDS = [b for b in (_explicit or INSTALLED) if b in INSTALLED or b in REQUIRED]
+
+if "jax" in BACKENDS:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64 in the matrix; dtypes are explicit
+
+if "megengine" in BACKENDS:
+    import logging
+
+    logging.getLogger("megengine").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="megengine")
+
+
+def backend_params(differentiable_only: bool = False) -> list:
+    out = []
+    for b in BACKENDS:
+        if differentiable_only and b == "numpy":
+            continue
+        out.append(b)
+    return out
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"polyact backends under test: {', '.join(BACKENDS) or 'none'} (required: {', '.join(REQUIRED) or 'none'})"
