@@ -363,23 +363,25 @@ def kernels(name: str, backend: str) -> Dict[str, Kernel]:
     return out
 
 
-def _auto_choice(spec: ActivationSpec, backend: str, table: Mapping[str, Kernel]) -> str:
+def _auto_choice(spec: ActivationSpec, backend: str, table: Mapping[str, Kernel], params: Mapping[str, Any]) -> str:
     pref = _preferred.get((spec.name, backend))
     if pref in table:
         return pref  # type: ignore[return-value]
     native = table.get("native")
-    if native is not None and native.eligible:
+    if native is not None and native.eligible_for(params):
         return "native"
     return "composed"
 
 
-def _select(spec: ActivationSpec, b: Any, kernel: str, trainable_live: bool) -> Kernel:
+def _select(
+    spec: ActivationSpec, b: Any, kernel: str, trainable_live: bool, params: Optional[Mapping[str, Any]] = None
+) -> Kernel:
     table = b.builtin_kernels(spec)
     table.update(_kernels.get((spec.name, b.name), {}))
     if kernel == "auto":
         if trainable_live:  # a framework op cannot take a trainable tensor parameter
             table = {k: v for k, v in table.items() if v.kind != "native"}
-        return table[_auto_choice(spec, b.name, table)]
+        return table[_auto_choice(spec, b.name, table, spec.bind(params or {}))]
     if kernel not in table:
         raise UnknownKernelError(
             f"{spec.name} has no kernel {kernel!r} on {b.name}. Available: {', '.join(table)} "
@@ -421,7 +423,7 @@ def get_activation(name: str, backend: str, kernel: str = "auto", **params: Any)
     b = get_backend(backend)
     params, options = _split_options(spec, dict(params))
     bound = spec.bind(params)
-    k = _select(spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy")
+    k = _select(spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy", params=bound)
     return b.make_module(spec, k, bound, options)
 
 
@@ -433,7 +435,7 @@ def get_function(name: str, backend: str, kernel: str = "auto", **params: Any) -
     b = get_backend(backend)
     params, options = _split_options(spec, dict(params))
     bound = spec.bind(params)
-    k = _select(spec, b, kernel, trainable_live=False)
+    k = _select(spec, b, kernel, trainable_live=False, params=bound)
     return b.make_function(spec, k, bound, options)
 
 
@@ -501,21 +503,19 @@ def describe(name: str) -> str:
         lines.append(f"  origin:     {', '.join(spec.origin)}")
     for n in spec.notes:
         lines.append(f"  note:       {n}")
-    lines.append("  kernels:")
+    lines.append("  kernels (at the default parameters):")
+    defaults = spec.defaults
     for bname in PUBLIC_BACKENDS:
         names = []
         nat = spec.native.get(bname)
+        native_auto = nat is not None and not spec.trainable and spec.kind != "structural"
         if nat is not None:
-            names.append("native" + ("" if nat.eligible else " (not auto: " + nat.note + ")"))
+            eligible = nat.eligible(defaults) if callable(nat.eligible) else nat.eligible
+            native_auto = native_auto and bool(eligible)
+            names.append("native" if eligible else f"native (not auto: {nat.note})")
         names.append("composed")
         names.extend(_kernels.get((spec.name, bname), {}))
-        table = {n.split(" ")[0]: None for n in names}
-        auto = _preferred.get((spec.name, bname)) or (
-            "native" if nat is not None and nat.eligible and not spec.trainable else "composed"
-        )
-        if spec.kind == "structural":
-            auto = "composed"
+        auto = _preferred.get((spec.name, bname)) or ("native" if native_auto else "composed")
         shown = [n + (" [auto]" if n.split(" ")[0] == auto else "") for n in names]
-        del table
         lines.append(f"    {bname:10s} {', '.join(shown)}")
     return "\n".join(lines)

@@ -148,12 +148,13 @@ class Native:
     ``fn(fw, x, **params)`` receives the framework's top-level module (``torch``,
     ``jax``, ``megengine``) so that the spec imports nothing. ``inplace`` is the
     in-place variant (torch), ``eligible=False`` keeps it out of ``kernel="auto"``
-    because it breaks the numerical contract (``note`` says how).
+    because it breaks the numerical contract (``note`` says how); a callable
+    ``eligible(params) -> bool`` does so only for some parameter values.
     """
 
     fn: Callable[..., Any]
     inplace: Optional[Callable[..., Any]] = None
-    eligible: bool = True
+    eligible: Union[bool, Callable[[Mapping[str, Any]], bool]] = True
     note: str = ""
 
 
@@ -298,8 +299,12 @@ class ActivationSpec:
     def _check_value(self, key: str, value: Any) -> Any:
         p = self.params[key]
         values = _concrete_values(value)
-        if values is None:  # a tensor or tracer: checked by the framework, not here
-            return value
+        if values is None:
+            if hasattr(value, "shape") and hasattr(value, "dtype"):
+                return value  # a framework tensor or tracer: passed through unchecked
+            raise InvalidParameterError(
+                f"{self.name}(): parameter {key!r} must be {p.domain}. Received: {key}={value!r}"
+            )
         if len(values) > 1 and not p.per_channel:
             raise InvalidParameterError(
                 f"{self.name}(): parameter {key!r} is a scalar, got {len(values)} values. "
@@ -367,6 +372,10 @@ class Kernel:
     impl: Callable[..., Any]
     differentiable: bool = True
     inplace: Optional[Callable[..., Any]] = None
-    eligible: bool = True
+    eligible: Union[bool, Callable[[Mapping[str, Any]], bool]] = True
     dtypes: Optional[Tuple[str, ...]] = None
     note: str = ""
+
+    def eligible_for(self, params: Mapping[str, Any]) -> bool:
+        """Whether ``kernel="auto"`` may pick this kernel for these parameters."""
+        return bool(self.eligible(params) if callable(self.eligible) else self.eligible)

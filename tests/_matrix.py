@@ -48,7 +48,7 @@ def cases(
                     for dtype in DTYPES[backend]:
                         for cls in classes:
                             cid = f"{name}{param_id(params)}-{backend}-{kname}-{dtype}-{cls}"
-                            why = known_divergences.match(name, backend, kname, test, dtype, cls)
+                            why = known_divergences.match(name, backend, kname, test, dtype, cls, params)
                             marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
                             out.append(pytest.param(name, params, backend, kname, dtype, cls, id=cid, marks=marks))
     return out

@@ -12,7 +12,7 @@ import polyact
 from polyact._numerics import round_array
 from polyact.backends import reference
 
-from ._inputs import CLASSES
+from polyact._inputs import CLASSES
 
 
 def params_key(params: Dict[str, Any]) -> str:

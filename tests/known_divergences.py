@@ -3,8 +3,8 @@
 Each entry turns the matching generated tests into ``xfail(strict=True)``: when
 the framework fixes the deviation the test starts passing, fails as XPASS, and
 the entry (and the kernel's ``eligible=False``) gets removed. Keys: activation,
-backend, kernel, test (forward / gradient / kink), and optionally dtype and cls
-(input class); ``reason`` says what goes wrong.
+backend, kernel, test (forward / gradient / kink), and optionally dtype, cls
+(input class) and params (the parameter set); ``reason`` says what goes wrong.
 """
 
 from __future__ import annotations
@@ -16,13 +16,25 @@ DIVERGENCES = [
          reason="torch's tanh gelu backward returns NaN once x^3 overflows"),
     dict(activation="leaky_relu", backend="jax", kernel="native", test="kink",
          reason="jax.nn.leaky_relu puts x = 0 on the identity branch: gradient 1, not the slope"),
+    dict(activation="gelu_tanh", backend="jax", kernel="native", test="gradient", cls="large",
+         reason="jax.nn.gelu(approximate=True) has NaN gradients once x^3 overflows"),
+    dict(activation="gelu_tanh", backend="jax", kernel="native", test="gradient", dtype="float64", cls="normal",
+         reason="jax.nn.gelu(approximate=True) computes 1 + tanh(u), which cancels in the negative tail"),
+    dict(activation="softplus", backend="jax", kernel="native", params={"beta": 2.0}, test="forward", cls="large",
+         reason="softplus(beta*x)/beta overflows once beta*x does (not auto for beta > 1)"),
+    dict(activation="softplus", backend="megengine", kernel="native", params={"beta": 2.0}, test="forward",
+         cls="large", reason="softplus(beta*x)/beta overflows once beta*x does (not auto for beta > 1)"),
 ]
 
 
-def match(activation: str, backend: str, kernel: str, test: str, dtype: str = "", cls: str = "") -> str:
+def match(
+    activation: str, backend: str, kernel: str, test: str, dtype: str = "", cls: str = "", params: dict = None
+) -> str:
     """The reason of the divergence matching a test case, or ''."""
     for d in DIVERGENCES:
         if (d["activation"], d["backend"], d["kernel"], d["test"]) != (activation, backend, kernel, test):
+            continue
+        if d.get("params", params or {}) != (params or {}):
             continue
         if d.get("dtype", dtype) != dtype or d.get("cls", cls) != cls:
             continue

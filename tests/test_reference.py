@@ -10,7 +10,7 @@ import pytest
 import polyact
 
 from . import _ref, known_divergences
-from ._inputs import away_from_kinks
+from polyact._inputs import away_from_kinks
 from ._matrix import cases, check, iter_kinks
 
 

@@ -59,8 +59,16 @@ def tanh(x, ops):
     ),
     native={
         "torch": lambda t, x, beta: t.nn.functional.softplus(x, beta=beta, threshold=40.0),
-        "jax": lambda j, x, beta: j.nn.softplus(beta * x) / beta,
-        "megengine": lambda m, x, beta: m.functional.softplus(beta * x) / beta,
+        "jax": Native(
+            lambda j, x, beta: j.nn.softplus(beta * x) / beta,
+            eligible=lambda p: p["beta"] <= 1.0,
+            note="softplus(beta*x)/beta overflows to inf once beta*x does (beta > 1, x near the float max)",
+        ),
+        "megengine": Native(
+            lambda m, x, beta: m.functional.softplus(beta * x) / beta,
+            eligible=lambda p: p["beta"] <= 1.0,
+            note="softplus(beta*x)/beta overflows to inf once beta*x does (beta > 1, x near the float max)",
+        ),
     },
 )
 def softplus(x, ops, beta):

@@ -230,9 +230,11 @@ class Backend:
         check, promote, demote = self.check_input, self._promote, self._demote
         chan, cast = self._channel_param, self._cast_param
 
+        layout = self._layout
+
         def run(x: Any, params: Mapping[str, Any]) -> Any:
             dt = check(x, name)
-            xc = promote(x) if dt in HALF else x
+            xc = promote(x) if dt in HALF else layout(x)
             p = {k: cast(v, xc) for k, v in params.items()}
             for k in channel_keys:
                 p[k] = chan(p[k], xc, axis)
@@ -240,6 +242,11 @@ class Backend:
             return demote(y, dt) if dt in HALF else y
 
         return run
+
+    def _layout(self, x: Any) -> Any:
+        """``x`` in the layout kernels get (torch: contiguous, so that strided,
+        transposed and expanded inputs give bit-identical values)."""
+        return x
 
     def _cast_param(self, value: Any, like: Any) -> Any:
         """A parameter value ready to combine with ``like`` (framework tensors are

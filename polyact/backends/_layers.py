@@ -20,6 +20,8 @@ def _short(v: Any) -> str:
         return f"{v:g}"
     a = np.asarray(v)
     if a.ndim and a.size > 1:
+        if a.size <= 4 and a.dtype.kind == "f":
+            return "[" + ", ".join(f"{e:g}" for e in a.tolist()) + "]"
         return f"<{a.size} values>"
     return repr(v)
 

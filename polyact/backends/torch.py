@@ -130,7 +130,10 @@ class TorchBackend(_base.Backend):
         return t.to(getattr(self.fw, dtype)) if dtype else t
 
     def _promote(self, x: Any) -> Any:
-        return x.float()
+        return x.float().contiguous()
+
+    def _layout(self, x: Any) -> Any:
+        return x if x.is_contiguous() else x.contiguous()
 
     def _demote(self, y: Any, dtype: str) -> Any:
         return y.to(getattr(self.fw, dtype))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from polyact._numerics import FORMATS, numpy_dtype
+from ._numerics import FORMATS, numpy_dtype
 
 
 def normal(dtype: str) -> np.ndarray:
