@@ -290,7 +290,8 @@ class ActivationSpec:
                     f"{self.name}() requires parameter(s) {', '.join(map(repr, missing))} "
                     "(no default)."
                 )
-            if self.check is not None:
+            concrete = all(_concrete_values(v) is not None for v in out.values())
+            if self.check is not None and concrete:  # traced values are the framework's business
                 problem = self.check(out)
                 if problem:
                     raise InvalidParameterError(f"{self.name}(): {problem}")
@@ -318,6 +319,49 @@ class ActivationSpec:
         if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
             return float(value)
         return value
+
+    def docstring(self, backend: str = "torch") -> str:
+        """A Google-style docstring generated from the spec: summary, formula,
+        parameters, kinks, references, notes and an example."""
+        lines = [self.summary or self.name, ""]
+        if self.formula:
+            lines += ["Computes:", "", ".. math::", "", f"    {self.formula}", ""]
+        if self.params:
+            lines.append("Args:")
+            for k, p in self.params.items():
+                bits = [p.doc.rstrip(".") + "." if p.doc else ""]
+                bits.append("Required." if p.required else f"Default: {p.default!r}.")
+                bits.append(f"Domain: {p.domain}.")
+                if p.trainable:
+                    bits.append("Trainable" + (" (one per channel)." if p.per_channel else "."))
+                lines.append(f"    {k}: {' '.join(b for b in bits if b)}")
+            lines.append("")
+        if self.kinks:
+            lines.append("Kink conventions:")
+            lines += [f"    f'({k.at}) = {k.grad}" + (f" ({k.note})" if k.note else "") for k in self.kinks]
+            lines.append("")
+        if self.init_doc:
+            lines += ["Initialisation:", f"    {self.init_doc}", ""]
+        if self.references:
+            lines.append("References:")
+            lines += [f"    {r}" + (f" <{r.url}>" if r.url else "") for r in self.references]
+            lines.append("")
+        if self.notes:
+            lines.append("Notes:")
+            lines += [f"    {n}" for n in self.notes]
+            lines.append("")
+        example = ", ".join(f"{k}={p.default!r}" for k, p in self.params.items() if not p.required)
+        needed = ", ".join(
+            f"{k}={16 if 'integer' in str(p.domain) else 1.0}" for k, p in self.params.items() if p.required
+        )
+        channels = "num_channels=16" if self.per_channel else ""
+        args = ", ".join(a for a in (needed, example, channels) if a)
+        lines += [
+            "Example:",
+            "    >>> import polyact as pa",
+            f'    >>> act = pa.get_activation("{self.name}", backend="{backend}"{", " + args if args else ""})',
+        ]
+        return "\n".join(lines)
 
     def kink_points(self, params: Mapping[str, Any]) -> list:
         """``[(x, derivative)]`` for the kinks with the given parameter values."""
@@ -347,7 +391,7 @@ def _concrete_values(value: Any) -> Optional[Sequence[Any]]:
         arr = np.asarray(value)
         if arr.dtype.kind in "iuf":
             return [x.item() for x in arr.reshape(-1)]
-        return [x for x in arr.reshape(-1).tolist()]
+        return list(arr.reshape(-1).tolist())
     return None
 
 

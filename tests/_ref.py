@@ -9,10 +9,9 @@ from typing import Any, Dict, Tuple
 import numpy as np
 
 import polyact
+from polyact._inputs import CLASSES
 from polyact._numerics import round_array
 from polyact.backends import reference
-
-from polyact._inputs import CLASSES
 
 
 def params_key(params: Dict[str, Any]) -> str:
@@ -57,4 +56,4 @@ def _rounded(name: str, pkey: str, cls: str, dtype: str, what: str, inputs_dtype
 
 
 def param_sets(spec: Any) -> Tuple[Dict[str, Any], ...]:
-    return ({},) + tuple(dict(e) for e in spec.examples)
+    return ({}, *(dict(e) for e in spec.examples))

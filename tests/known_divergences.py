@@ -9,6 +9,8 @@ backend, kernel, test (forward / gradient / kink), and optionally dtype, cls
 
 from __future__ import annotations
 
+from typing import Optional
+
 DIVERGENCES = [
     dict(activation="gelu", backend="torch", kernel="native", test="forward", dtype="float32", cls="large",
          reason="torch's exact gelu returns inf at x = float32 max (the true value is finite)"),
@@ -28,7 +30,7 @@ DIVERGENCES = [
 
 
 def match(
-    activation: str, backend: str, kernel: str, test: str, dtype: str = "", cls: str = "", params: dict = None
+    activation: str, backend: str, kernel: str, test: str, dtype: str = "", cls: str = "", params: Optional[dict] = None
 ) -> str:
     """The reason of the divergence matching a test case, or ''."""
     for d in DIVERGENCES:

@@ -124,7 +124,7 @@ def test_unknown_parameter_name():
 
 
 def test_required_parameter():
-    with pytest.raises(pa.InvalidParameterError, match="requires parameter.*in_channels"):
+    with pytest.raises(pa.InvalidParameterError, match=r"requires parameter.*in_channels"):
         pa.get_activation("funnel_relu", backend="numpy")
     with pytest.raises(pa.InvalidParameterError, match="in_channels"):
         pa.get_activation("funnel_relu", backend="numpy", in_channels=0)
@@ -385,3 +385,16 @@ def test_import_polyact_loads_no_framework():
     r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() in ("[]", "['scipy']")  # the NumPy backend's erf may use SciPy
+
+
+def test_cross_parameter_check_skips_traced_values():
+    """srelu's t_left < t_right check applies to numbers, not to tensors being differentiated."""
+    if "torch" not in BACKENDS:
+        pytest.skip("torch backend not under test in this environment")
+    import torch
+
+    f = pa.get_function("srelu", backend="torch")
+    t = torch.tensor(2.0, requires_grad=True)
+    y = f(torch.tensor([1.0, 3.0]), t_right=t)
+    (g,) = torch.autograd.grad(y.sum(), t)
+    assert g.item() == 0.0  # a_right = 1: d/dt_right (t + 1*(x - t)) = 0

@@ -267,7 +267,7 @@ class Backend:
 
         f.__name__ = spec.name
         f.__qualname__ = spec.name
-        f.__doc__ = spec.summary
+        f.__doc__ = spec.docstring(self.name)
         return f
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import sys
 from typing import Any, Dict, Tuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -29,13 +28,23 @@ from ._layers import format_params
 _CLASSES: Dict[Tuple[str, str], type] = {}
 
 # attribute names a parameter or layer may not take (they would shadow the module's own)
-_RESERVED = frozenset(("spec", "kernel", "channel_axis", "num_channels", "params", "state_dict", "load_state_dict"))
+_RESERVED = frozenset(
+    ("spec", "kernel", "channel_axis", "num_channels", "params", "state_dict", "load_state_dict")
+)
 
 
 def _static(value: Any) -> Any:
-    """A hashable, data-free form of a fixed parameter value (nnx static attribute)."""
-    if isinstance(value, (list, tuple)) or isinstance(value, np.ndarray):
-        return tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
+    """A hashable, data-free form of a fixed parameter value (an nnx static
+    attribute): numbers stay, sequences and concrete arrays become a float or a
+    tuple of floats; a tracer is returned unchanged."""
+    if isinstance(value, (list, tuple)) or hasattr(value, "shape"):
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except Exception:  # a tracer (built inside a transformation)
+            return value
+        if arr.ndim == 0 and not isinstance(value, (list, tuple)):
+            return float(arr)
+        return tuple(float(v) for v in arr.reshape(-1))
     return value
 
 
@@ -56,7 +65,12 @@ class JaxActivation:
     """
 
     def __init__(
-        self, backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+        self,
+        backend: Any,
+        spec: ActivationSpec,
+        kernel: Kernel,
+        params: Dict[str, Any],
+        options: Dict[str, Any],
     ) -> None:
         self.spec = spec
         self.kernel = kernel.name
@@ -73,7 +87,30 @@ class JaxActivation:
         return self._f(x)
 
     def _key(self) -> Tuple[Any, ...]:
-        return (id(self.spec), self.kernel, self.channel_axis, tuple((k, _static(v)) for k, v in self.params.items()))
+        params = []
+        for k, v in self.params.items():
+            v = _static(v)
+            try:
+                hash(v)
+            except TypeError:  # a tracer: only equal to itself
+                v = ("id", id(v))
+            params.append((k, v))
+        return (id(self.spec), self.kernel, self.channel_axis, tuple(params))
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_f", None)
+        state["spec"] = self.spec.name  # specs hold lambdas; the registry has the spec
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        from .. import registry
+
+        self.__dict__.update(state)
+        self.spec = registry.get_spec(state["spec"])
+        backend = registry.get_backend("jax")
+        kernel = registry.kernels(self.spec.name, "jax")[self.kernel]
+        self._f = backend.make_function(self.spec, kernel, self.params, {"channel_axis": self.channel_axis})
 
     def __eq__(self, other: Any) -> bool:
         return type(other) is type(self) and other._key() == self._key()
@@ -97,7 +134,12 @@ class PolyactModule(nnx.Module):
     spec: ActivationSpec
 
     def __init__(
-        self, backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+        self,
+        backend: Any,
+        spec: ActivationSpec,
+        kernel: Kernel,
+        params: Dict[str, Any],
+        options: Dict[str, Any],
     ) -> None:
         self.kernel = kernel.name
         self.channel_axis = int(options.get("channel_axis", backend.default_channel_axis))
@@ -108,7 +150,9 @@ class PolyactModule(nnx.Module):
             if p.trainable:
                 _check_name(spec, k, type(self))
                 if p.per_channel:
-                    value = jnp.asarray(_base.per_channel_values(spec, k, v, self.num_channels), dtype=jnp.float32)
+                    value = jnp.asarray(
+                        _base.per_channel_values(spec, k, v, self.num_channels), dtype=jnp.float32
+                    )
                 else:
                     value = jnp.asarray(float(v), dtype=jnp.float32)
                 setattr(self, k, nnx.Param(value))
@@ -162,7 +206,9 @@ class PolyactStructural(nnx.Module):
 
     spec: ActivationSpec
 
-    def __init__(self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]) -> None:
+    def __init__(
+        self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> None:
         rngs = options.get("rngs") or nnx.Rngs(int(options.get("seed", 0)))
         self._params = tuple((k, _static(v)) for k, v in params.items())
         self.channel_axis = int(options.get("channel_axis", backend.default_channel_axis))
@@ -224,7 +270,11 @@ class PolyactStructural(nnx.Module):
 # torch key -> (nnx attribute, to nnx layout, to torch layout) per layer kind
 _TORCH_KEYS = {
     "depthwise_conv2d": {
-        "weight": ("kernel", lambda w: np.transpose(w, (2, 3, 1, 0)), lambda k: np.transpose(k, (3, 2, 0, 1))),
+        "weight": (
+            "kernel",
+            lambda w: np.transpose(w, (2, 3, 1, 0)),
+            lambda k: np.transpose(k, (3, 2, 0, 1)),
+        ),
         "bias": ("bias", None, None),
     },
     "batch_norm": {
@@ -262,7 +312,9 @@ def load_torch_state(module: Any, state: Dict[str, Any]) -> Any:
         name, to_nnx, _ = table[attr]
         var = getattr(getattr(module, head), name, None)
         if var is None:
-            raise ActivationError(f"{spec.name}: state key {key!r} has no counterpart (layer built without it)")
+            raise ActivationError(
+                f"{spec.name}: state key {key!r} has no counterpart (layer built without it)"
+            )
         arr = _as_numpy(value)
         if to_nnx is not None:
             arr = to_nnx(arr)
@@ -272,7 +324,8 @@ def load_torch_state(module: Any, state: Dict[str, Any]) -> Any:
                 f"{spec.name}: state key {key!r} has shape {tuple(_as_numpy(value).shape)}, which does not "
                 f"match the module (nnx shape {tuple(old.shape)})"
             )
-        var.set_value(jnp.asarray(arr, dtype=old.dtype))
+        # a private copy: jnp.asarray may alias the NumPy buffer (a torch tensor's storage here)
+        var.set_value(jnp.array(np.array(arr, dtype=np.dtype(old.dtype), copy=True)))
     return module
 
 
@@ -303,7 +356,9 @@ def _class_for(spec: ActivationSpec, base: type) -> type:
     return cls
 
 
-def build_module(backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]) -> Any:
+def build_module(
+    backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+) -> Any:
     if spec.kind == "structural":
         return _class_for(spec, PolyactStructural)(backend, spec, params, options)
     if spec.trainable:

@@ -40,7 +40,7 @@ class NumpyActivation:
             for k, v in params.items()
         }
         self._f = backend.make_function(spec, kernel, self.params, options)
-        self.__doc__ = spec.summary
+        self.__doc__ = spec.docstring("numpy")
 
     def __call__(self, x: Any) -> Any:
         return self._f(x)

@@ -129,7 +129,7 @@ def _class_for(spec: ActivationSpec, base: type) -> type:
     cls = _CLASSES.get(spec.name)
     if cls is None or cls.spec is not spec:
         name = _base.class_name(spec.name)
-        cls = type(name, (base,), {"spec": spec, "__doc__": spec.summary, "__module__": __name__})
+        cls = type(name, (base,), {"spec": spec, "__doc__": spec.docstring("torch"), "__module__": __name__})
         cls.__qualname__ = name
         _CLASSES[spec.name] = cls
         setattr(sys.modules[__name__], name, cls)  # picklable by reference

@@ -157,9 +157,11 @@ class JaxBackend(_base.Backend):
     # ------------------------------------------------------------------ dtypes
     @property  # type: ignore[override]
     def dtypes(self) -> Tuple[str, ...]:  # float64 only under jax_enable_x64
-        if "jax" in sys.modules and self.x64_enabled():
-            return _base.FLOAT
-        return tuple(d for d in _base.FLOAT if d != "float64")
+        try:
+            x64 = self.x64_enabled()
+        except ImportError:  # jax missing: BackendNotInstalledError is an ImportError
+            x64 = False
+        return _base.FLOAT if x64 else tuple(d for d in _base.FLOAT if d != "float64")
 
     def x64_enabled(self) -> bool:
         """Whether float64 arrays are possible right now (``jax_enable_x64``,
@@ -190,7 +192,9 @@ class JaxBackend(_base.Backend):
                 "float64 arrays on JAX need 64-bit mode: jax.config.update('jax_enable_x64', True) "
                 "(or the jax.enable_x64() context)."
             )
-        return jnp.asarray(a) if dtype is None else jnp.asarray(a, dtype=dtype)
+        # copy: jnp.asarray can alias a NumPy buffer on CPU, and the caller may mutate it
+        a = np.array(a, copy=True)
+        return jnp.array(a) if dtype is None else jnp.array(a, dtype=dtype)
 
     def _promote(self, x: Any) -> Any:
         return x.astype(self.fw.numpy.float32)

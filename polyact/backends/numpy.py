@@ -148,7 +148,7 @@ class NumpyBackend(_base.Backend):
             return inner(coerce(x), **overrides)
 
         f.__name__ = f.__qualname__ = spec.name
-        f.__doc__ = spec.summary
+        f.__doc__ = spec.docstring("numpy")
         return f
 
     def make_module(

@@ -53,7 +53,7 @@ class ReferenceOps(Ops):
     def __init__(self) -> None:
         mp = _mp()
         self._mp = mp
-        u = lambda f: np.frompyfunc(f, 1, 1)  # noqa: E731
+        u = lambda f: np.frompyfunc(f, 1, 1)
         self._exp, self._expm1 = u(mp.exp), u(mp.expm1)
         self._log, self._log1p = u(mp.log), u(mp.log1p)
         self._sqrt, self._tanh = u(mp.sqrt), u(mp.tanh)
@@ -234,7 +234,7 @@ def _deriv_point(f: Any, t: Any) -> Any:
         return mp.nan
     with mp.workdps(DPS):
         v = f(t)
-    if isinstance(v, mp.mpc) and v.imag != 0 or mp.isnan(v):  # outside the domain
+    if (isinstance(v, mp.mpc) and v.imag != 0) or mp.isnan(v):  # outside the domain
         return mp.nan
     if mp.isinf(t):  # the limit of the derivative
         big = mp.mpf(10) ** 30 * mp.sign(t)
@@ -246,7 +246,6 @@ def param_derivative(
     spec: ActivationSpec, x: Any, params: Optional[Mapping[str, Any]], key: str
 ) -> np.ndarray:
     """d f / d param at every element of ``x`` (scalar parameters)."""
-    mp = _mp()
     p = spec.bind(dict(params or {}))
     xm = to_mp(x)
     base = _mp_params(spec, p, 0, 0)

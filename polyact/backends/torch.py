@@ -13,7 +13,6 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from ..errors import ActivationError
 from ..ops import Ops
 from ..spec import ActivationSpec, Kernel
 from . import _base
