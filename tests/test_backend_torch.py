@@ -15,8 +15,8 @@ from .conftest import BACKENDS
 if "torch" not in BACKENDS:
     pytest.skip("torch backend not under test in this environment", allow_module_level=True)
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
 
 def test_fresh_module_per_lookup_with_repr():

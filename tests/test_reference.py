@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import polyact
+from polyact._inputs import away_from_kinks
 
 from . import _ref, known_divergences
-from polyact._inputs import away_from_kinks
 from ._matrix import cases, check, iter_kinks
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..spec import Interval, Kink, Native, Param, Reference, positive, real
+from ..spec import Kink, Native, Param, Reference, positive, real
 from ._declare import declare
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..spec import Interval, Kink, Native, Param, Reference, positive, real
+from ..spec import Kink, Native, Param, Reference, positive, real
 from ._declare import declare
 
 _SWISH_REF = Reference("Searching for Activation Functions", "1710.05941", "Ramachandran et al.", 2017)
