@@ -100,5 +100,7 @@ def measure(
             gerr = ulp_error(gv, gref, dtype)
             cell.gradient_ulp = max(cell.gradient_ulp or 0.0, _worst_finite(gerr))
             for i in np.flatnonzero(~gok)[:3]:
-                cell.worst.append(("gradient", float(x[keep][i]), float(gv[i]), float(gref[i]), float(gerr[i])))
+                cell.worst.append(
+                    ("gradient", float(x[keep][i]), float(gv[i]), float(gref[i]), float(gerr[i]))
+                )
     return cell

@@ -104,7 +104,11 @@ def collect(backends: List[str]) -> Dict[str, Any]:
     x = np.linspace(-3.0, 3.0, 7)
     for b in backends:
         be = pa.get_backend(b)
-        for name, params in (("mish", {}), ("leaky_relu", {"negative_slope": 0.1}), ("srelu", {"num_channels": 3})):
+        for name, params in (
+            ("mish", {}),
+            ("leaky_relu", {"negative_slope": 0.1}),
+            ("srelu", {"num_channels": 3}),
+        ):
             obj = pa.get_activation(name, backend=b, **params)
             out["objects"].append([b, name, _kind(obj), repr(obj).splitlines()[0]])
         if b != "numpy":
@@ -158,7 +162,9 @@ def show(data: Dict[str, Any]) -> None:
 def main(argv: Any = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m polyact.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the collected rows as JSON")
-    parser.add_argument("--peer", action="append", default=[], help="another Python whose backends join the show")
+    parser.add_argument(
+        "--peer", action="append", default=[], help="another Python whose backends join the show"
+    )
     args = parser.parse_args(argv)
     backends = pa.available_backends()
     data = collect(backends)

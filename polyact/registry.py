@@ -144,8 +144,7 @@ def load_plugins(force: bool = False) -> None:
                         obj()
                 except Exception as exc:  # a plug-in must never break polyact
                     warnings.warn(
-                        f"polyact: skipping plug-in {ep.name!r} ({ep.value}): "
-                        f"{type(exc).__name__}: {exc}",
+                        f"polyact: skipping plug-in {ep.name!r} ({ep.value}): {type(exc).__name__}: {exc}",
                         PluginWarning,
                         stacklevel=2,
                     )
@@ -363,7 +362,9 @@ def kernels(name: str, backend: str) -> Dict[str, Kernel]:
     return out
 
 
-def _auto_choice(spec: ActivationSpec, backend: str, table: Mapping[str, Kernel], params: Mapping[str, Any]) -> str:
+def _auto_choice(
+    spec: ActivationSpec, backend: str, table: Mapping[str, Kernel], params: Mapping[str, Any]
+) -> str:
     pref = _preferred.get((spec.name, backend))
     if pref in table:
         return pref  # type: ignore[return-value]
@@ -374,7 +375,11 @@ def _auto_choice(spec: ActivationSpec, backend: str, table: Mapping[str, Kernel]
 
 
 def _select(
-    spec: ActivationSpec, b: Any, kernel: str, trainable_live: bool, params: Optional[Mapping[str, Any]] = None
+    spec: ActivationSpec,
+    b: Any,
+    kernel: str,
+    trainable_live: bool,
+    params: Optional[Mapping[str, Any]] = None,
 ) -> Kernel:
     table = b.builtin_kernels(spec)
     table.update(_kernels.get((spec.name, b.name), {}))
@@ -384,8 +389,7 @@ def _select(
         return table[_auto_choice(spec, b.name, table, spec.bind(params or {}))]
     if kernel not in table:
         raise UnknownKernelError(
-            f"{spec.name} has no kernel {kernel!r} on {b.name}. Available: {', '.join(table)} "
-            "(or 'auto')."
+            f"{spec.name} has no kernel {kernel!r} on {b.name}. Available: {', '.join(table)} (or 'auto')."
         )
     return table[kernel]
 

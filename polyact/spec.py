@@ -287,8 +287,7 @@ class ActivationSpec:
             missing = [k for k, p in self.params.items() if p.required and k not in out]
             if missing:
                 raise InvalidParameterError(
-                    f"{self.name}() requires parameter(s) {', '.join(map(repr, missing))} "
-                    "(no default)."
+                    f"{self.name}() requires parameter(s) {', '.join(map(repr, missing))} (no default)."
                 )
             concrete = all(_concrete_values(v) is not None for v in out.values())
             if self.check is not None and concrete:  # traced values are the framework's business

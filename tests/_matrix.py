@@ -18,14 +18,16 @@ DTYPES = {
     "numpy": ("float64", "float32"),
     "torch": ("float64", "float32"),
     "jax": ("float64", "float32"),
-    "megengine": ("float32",),
+    "megengine": ("float32", "float16"),
 }
 
 
 def param_id(params: Dict[str, Any]) -> str:
     if not params:
         return ""
-    return "(" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()) + ")"
+    return (
+        "(" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()) + ")"
+    )
 
 
 def cases(
@@ -50,7 +52,9 @@ def cases(
                             cid = f"{name}{param_id(params)}-{backend}-{kname}-{dtype}-{cls}"
                             why = known_divergences.match(name, backend, kname, test, dtype, cls, params)
                             marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-                            out.append(pytest.param(name, params, backend, kname, dtype, cls, id=cid, marks=marks))
+                            out.append(
+                                pytest.param(name, params, backend, kname, dtype, cls, id=cid, marks=marks)
+                            )
     return out
 
 

@@ -58,7 +58,9 @@ def test_training_step_moves_a_trainable_parameter():
 
 
 def test_channel_axis_is_explicit():
-    last = pa.get_activation("srelu", backend="torch", num_channels=3, channel_axis=-1, t_right=[1.0, 2.0, 3.0], a_right=0.0)
+    last = pa.get_activation(
+        "srelu", backend="torch", num_channels=3, channel_axis=-1, t_right=[1.0, 2.0, 3.0], a_right=0.0
+    )
     y = last(torch.full((2, 5, 3), 10.0))
     assert torch.equal(y[0, 0], torch.tensor([1.0, 2.0, 3.0]))
     nchw = pa.get_activation("srelu", backend="torch", num_channels=3, t_right=[1.0, 2.0, 3.0], a_right=0.0)
@@ -105,7 +107,14 @@ def test_half_precision_computed_in_float32(dtype):
 def test_layouts_and_shapes():
     m = pa.get_activation("mish", backend="torch", kernel="composed")
     base = torch.randn(6, 7)
-    for x in (base.t(), base[:, ::2], torch.randn(1, 7).expand(6, 7), torch.tensor(0.5), torch.empty(0), torch.empty(1, 0, 3)):
+    for x in (
+        base.t(),
+        base[:, ::2],
+        torch.randn(1, 7).expand(6, 7),
+        torch.tensor(0.5),
+        torch.empty(0),
+        torch.empty(1, 0, 3),
+    ):
         y = m(x)
         assert y.shape == x.shape
         assert torch.equal(y, m(x.contiguous()))
@@ -138,3 +147,19 @@ def test_function_form_takes_trainable_values_as_tensors():
     (g,) = torch.autograd.grad(y.sum(), beta)
     expected = (x * x * torch.sigmoid(1.5 * x) * torch.sigmoid(-1.5 * x)).sum()
     assert torch.allclose(g.double(), expected)
+
+
+def test_native_kernel_is_auto_where_eligible():
+    f = pa.get_activation("mish", backend="torch")
+    assert f.kernel == "native"
+    assert pa.get_activation("gelu", backend="torch").kernel == "composed"  # native breaks the contract
+    assert pa.get_activation("gelu", backend="torch", kernel="native").kernel == "native"
+
+
+def test_cross_parameter_check_skips_traced_values():
+    """srelu's t_left < t_right check applies to numbers, not to tensors being differentiated."""
+    f = pa.get_function("srelu", backend="torch")
+    t = torch.tensor(2.0, requires_grad=True)
+    y = f(torch.tensor([1.0, 3.0]), t_right=t)
+    (g,) = torch.autograd.grad(y.sum(), t)
+    assert g.item() == 0.0  # a_right = 1: d/dt_right (t + 1*(x - t)) = 0

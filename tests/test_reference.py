@@ -62,4 +62,6 @@ def test_kink_gradient(name, params, backend, kernel, dtype):
     expected = np.asarray([g for _, g in pts]).astype(dtype).astype(np.float64)
     _, g = b.value_and_grad(f, b.from_numpy(x_np, dtype))
     got = np.asarray(b.to_numpy(g), dtype=np.float64)
-    assert np.array_equal(got, expected), f"kinks at {x_np.tolist()}: got {got.tolist()}, declared {expected.tolist()}"
+    assert np.array_equal(got, expected), (
+        f"kinks at {x_np.tolist()}: got {got.tolist()}, declared {expected.tolist()}"
+    )

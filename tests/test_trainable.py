@@ -26,7 +26,10 @@ def _x(n=24, c=None, seed=0):
 
 def _f32(params):
     """Module parameters are stored in float32: the reference uses those values."""
-    return {k: [float(np.float32(v)) for v in val] if isinstance(val, list) else float(np.float32(val)) for k, val in params.items()}
+    return {
+        k: [float(np.float32(v)) for v in val] if isinstance(val, list) else float(np.float32(val))
+        for k, val in params.items()
+    }
 
 
 def _ref_param_grad_sum(name, x, params, key):
@@ -49,7 +52,15 @@ def test_soft_exponential_alpha_gradient_at_zero(backend):
 
 
 @pytest.mark.parametrize("backend", TRAINING)
-@pytest.mark.parametrize("name,params", [("soft_exponential", {"alpha": 0.3}), ("soft_exponential", {"alpha": -0.2}), ("swish", {"beta": 1.0}), ("swish", {"beta": 1.7})])
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("soft_exponential", {"alpha": 0.3}),
+        ("soft_exponential", {"alpha": -0.2}),
+        ("swish", {"beta": 1.0}),
+        ("swish", {"beta": 1.7}),
+    ],
+)
 def test_scalar_parameter_gradients_match_reference(backend, name, params):
     be = pa.get_backend(backend)
     dt = _dtype(backend)
@@ -58,14 +69,21 @@ def test_scalar_parameter_gradients_match_reference(backend, name, params):
     _, grads = be.param_grads(act, be.from_numpy(x, dt))
     (key,) = params
     expected = _ref_param_grad_sum(name, x, _f32(params), key)
-    np.testing.assert_allclose(grads[key], expected, rtol=2e-5 if dt == "float32" else 2e-7)  # parameters (and their grads) are float32
+    np.testing.assert_allclose(
+        grads[key], expected, rtol=2e-5 if dt == "float32" else 2e-7
+    )  # parameters (and their grads) are float32
 
 
 @pytest.mark.parametrize("backend", TRAINING)
 def test_srelu_per_channel_gradients(backend):
     be = pa.get_backend(backend)
     dt = _dtype(backend)
-    values = {"t_left": [-1.0, 0.0, 0.5], "a_left": [0.1, 0.2, 0.3], "t_right": [1.0, 2.0, 3.0], "a_right": [0.5, 1.0, 1.5]}
+    values = {
+        "t_left": [-1.0, 0.0, 0.5],
+        "a_left": [0.1, 0.2, 0.3],
+        "t_right": [1.0, 2.0, 3.0],
+        "a_right": [0.5, 1.0, 1.5],
+    }
     x = _x(64, 3, seed=2).astype(dt)
     act = pa.get_activation("srelu", backend=backend, num_channels=3, channel_axis=1, **values)
     y, grads = be.param_grads(act, be.from_numpy(x, dt))

@@ -12,12 +12,20 @@ from ._declare import declare
     kinks=(Kink(0.0, 0.0, "relu'(0) = 0"),),
     monotone=True,
     smooth=False,
-    references=(Reference("Rectified Linear Units Improve Restricted Boltzmann Machines", None, "Nair & Hinton", 2010),),
+    references=(
+        Reference(
+            "Rectified Linear Units Improve Restricted Boltzmann Machines", None, "Nair & Hinton", 2010
+        ),
+    ),
     origin=("torch", "jax", "keras", "megengine", "timm", "zeta"),
     native={
         "torch": Native(lambda t, x: t.relu(x), inplace=lambda t, x: t.relu_(x)),
         "jax": lambda j, x: j.nn.relu(x),
-        "megengine": lambda m, x: m.functional.relu(x),
+        "megengine": Native(
+            lambda m, x: m.functional.relu(x),
+            eligible=False,
+            note="MegEngine's relu(NaN) is 0 (NaN must propagate)",
+        ),
     },
 )
 def relu(x, ops):
@@ -29,11 +37,17 @@ def relu(x, ops):
     "leaky_relu",
     examples=({"negative_slope": 0.2}, {"negative_slope": -0.5}),
     aliases=("leakyrelu",),
-    params={"negative_slope": Param(0.01, real, doc="slope for x < 0 (Keras 3 defaults to 0.2; polyact to 0.01)")},
+    params={
+        "negative_slope": Param(0.01, real, doc="slope for x < 0 (Keras 3 defaults to 0.2; polyact to 0.01)")
+    },
     formula=r"\begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases}",
     kinks=(Kink(0.0, "negative_slope", "leaky_relu'(0) = negative_slope"),),
     smooth=False,
-    references=(Reference("Rectifier Nonlinearities Improve Neural Network Acoustic Models", None, "Maas et al.", 2013),),
+    references=(
+        Reference(
+            "Rectifier Nonlinearities Improve Neural Network Acoustic Models", None, "Maas et al.", 2013
+        ),
+    ),
     origin=("torch", "jax", "keras", "megengine", "timm", "zeta"),
     native={
         "torch": Native(
@@ -45,7 +59,11 @@ def relu(x, ops):
             eligible=False,
             note="jax.nn.leaky_relu assigns x = 0 to the identity branch: gradient 1 at 0, not the slope",
         ),
-        "megengine": lambda m, x, negative_slope: m.functional.leaky_relu(x, negative_slope),
+        "megengine": Native(
+            lambda m, x, negative_slope: m.functional.leaky_relu(x, negative_slope),
+            eligible=False,
+            note="MegEngine's leaky_relu has gradient 1 at x = 0, not the slope",
+        ),
     },
 )
 def leaky_relu(x, ops, negative_slope):
@@ -62,7 +80,14 @@ def leaky_relu(x, ops, negative_slope):
     kinks=(Kink(0.0, 0.0, "derivative 0 at x = 0 (flat branch)"),),
     monotone=True,
     smooth=False,
-    references=(Reference("Natural-Logarithm-Rectified Activation Function in Convolutional Neural Networks", "1908.03682", "Liu et al.", 2019),),
+    references=(
+        Reference(
+            "Natural-Logarithm-Rectified Activation Function in Convolutional Neural Networks",
+            "1908.03682",
+            "Liu et al.",
+            2019,
+        ),
+    ),
     origin=("echo",),
     notes=("Echo's NLReLU cannot run (undefined names); this follows the paper.",),
 )
@@ -103,7 +128,10 @@ def _srelu_check(p):
         r"\begin{cases} t_r + a_r (x - t_r) & x \ge t_r \\ x & t_l < x < t_r \\"
         r" t_l + a_l (x - t_l) & x \le t_l \end{cases}"
     ),
-    kinks=(Kink("t_left", "a_left", "x = t_l belongs to the left branch"), Kink("t_right", "a_right", "x = t_r belongs to the right branch")),
+    kinks=(
+        Kink("t_left", "a_left", "x = t_l belongs to the left branch"),
+        Kink("t_right", "a_right", "x = t_r belongs to the right branch"),
+    ),
     smooth=False,
     check=_srelu_check,
     init_doc=(
@@ -111,7 +139,11 @@ def _srelu_check(p):
         "starts as a leaky ReLU (slope 0.2) and every parameter receives gradient. Echo draws all four "
         "from N(0, 1), which can violate t_left < t_right; polyact enforces t_left < t_right at construction."
     ),
-    references=(Reference("Deep Learning with S-shaped Rectified Linear Activation Units", "1512.07030", "Jin et al.", 2015),),
+    references=(
+        Reference(
+            "Deep Learning with S-shaped Rectified Linear Activation Units", "1512.07030", "Jin et al.", 2015
+        ),
+    ),
     origin=("echo",),
     notes=("Echo computes t + a*(x + t); polyact follows the paper, t + a*(x - t).",),
 )
@@ -119,4 +151,6 @@ def srelu(x, ops, t_left, a_left, t_right, a_right):
     """S-shaped ReLU: identity between two thresholds, learned slopes outside."""
     right = x >= t_right
     left = x <= t_left
-    return ops.where(right, t_right + a_right * (x - t_right), ops.where(left, t_left + a_left * (x - t_left), x))
+    return ops.where(
+        right, t_right + a_right * (x - t_right), ops.where(left, t_left + a_left * (x - t_left), x)
+    )

@@ -51,7 +51,14 @@ def tanh(x, ops):
     formula=r"\frac{1}{\beta}\ln\left(1 + e^{\beta x}\right)",
     monotone=True,
     smooth=True,
-    references=(Reference("Incorporating Second-Order Functional Knowledge for Better Option Pricing", None, "Dugas et al.", 2001),),
+    references=(
+        Reference(
+            "Incorporating Second-Order Functional Knowledge for Better Option Pricing",
+            None,
+            "Dugas et al.",
+            2001,
+        ),
+    ),
     origin=("torch", "jax", "keras", "megengine"),
     notes=(
         "torch.nn.Softplus returns x when beta*x > threshold (20), 5.8e5 ulp off in float64; polyact "
@@ -91,13 +98,20 @@ def _isru_core(x, ops, alpha):
     return ops.where(big, outer, inner)
 
 
-_ISRU_REF = Reference("Improving Deep Learning by Inverse Square Root Linear Units (ISRLUs)", "1710.09967", "Carlile et al.", 2017)
+_ISRU_REF = Reference(
+    "Improving Deep Learning by Inverse Square Root Linear Units (ISRLUs)",
+    "1710.09967",
+    "Carlile et al.",
+    2017,
+)
 
 
 @declare(
     "isru",
     examples=({"alpha": 4.0}, {"alpha": 0.1}),
-    params={"alpha": Param(1.0, positive, doc="saturation: the output lies in (-1/sqrt(alpha), 1/sqrt(alpha))")},
+    params={
+        "alpha": Param(1.0, positive, doc="saturation: the output lies in (-1/sqrt(alpha), 1/sqrt(alpha))")
+    },
     formula=r"\frac{x}{\sqrt{1 + \alpha x^2}}",
     bounded=True,
     monotone=True,
@@ -136,7 +150,9 @@ def isrlu(x, ops, alpha):
     bounded=True,
     monotone=True,
     smooth=False,
-    references=(Reference("SQNL: A New Computationally Efficient Activation Function", None, "Wuraola & Patel", 2018),),
+    references=(
+        Reference("SQNL: A New Computationally Efficient Activation Function", None, "Wuraola & Patel", 2018),
+    ),
     origin=("echo",),
 )
 def sqnl(x, ops):
@@ -162,7 +178,14 @@ def _soft_clip_half(z, ops, alpha):
     bounded=True,
     monotone=True,
     smooth=True,
-    references=(Reference("Neural Network-Based Approach to Phase Space Integration", "1810.11509", "Klimek & Perelstein", 2018),),
+    references=(
+        Reference(
+            "Neural Network-Based Approach to Phase Space Integration",
+            "1810.11509",
+            "Klimek & Perelstein",
+            2018,
+        ),
+    ),
     origin=("echo",),
     notes=(
         "Evaluated as f(x) for x <= 1/2 and 1 - f(1 - x) above (the function's symmetry), so it "
@@ -197,14 +220,25 @@ def _log1prel(v, ops):
     "soft_exponential",
     examples=({"alpha": 0.5}, {"alpha": -0.5}),
     aliases=("softexponential",),
-    params={"alpha": Param(0.0, real, trainable=True, doc="interpolates log (alpha < 0), identity (0) and exp (alpha > 0)")},
+    params={
+        "alpha": Param(
+            0.0, real, trainable=True, doc="interpolates log (alpha < 0), identity (0) and exp (alpha > 0)"
+        )
+    },
     formula=(
         r"\begin{cases} -\frac{\ln(1 - \alpha(x + \alpha))}{\alpha} & \alpha < 0 \\ x & \alpha = 0 \\"
         r" \frac{e^{\alpha x} - 1}{\alpha} + \alpha & \alpha > 0 \end{cases}"
     ),
     smooth=True,
     monotone=True,
-    references=(Reference("A continuum among logarithmic, linear, and exponential functions, and its potential to improve generalization in neural networks", "1602.01321", "Godfrey & Gashler", 2016),),
+    references=(
+        Reference(
+            "A continuum among logarithmic, linear, and exponential functions, and its potential to improve generalization in neural networks",
+            "1602.01321",
+            "Godfrey & Gashler",
+            2016,
+        ),
+    ),
     origin=("echo",),
     notes=(
         "Written as (x + alpha) * log1p(v)/v (alpha < 0) and x * expm1(alpha x)/(alpha x) + alpha "
@@ -226,5 +260,13 @@ def soft_exponential(x, ops, alpha):
     a_safe = ops.where(alpha == 0, 1.0, alpha)  # alpha = 0 only reaches the series branch
     u_big = ops.where(tiny, 0.0, u)
     pos_branch = ops.where(tiny, x * _exprel(ops.where(tiny, u, 0.0), ops), ops.expm1(u_big) / a_safe) + alpha
-    neg_branch = (x + alpha) * _log1prel(v, ops)
+    # near v = 0 the series keeps d/dalpha right; elsewhere -log1p(v)/alpha, which
+    # never divides by v (MegEngine's division gradient overflows there). log1p(v)
+    # is taken as 2 log1p(v / (1 + sqrt(1 + v))) so that outside the domain
+    # (1 + v < 0) the gradient is NaN like the value, not a finite 1/(1 + v).
+    vtiny = ops.abs(v) < 1e-5
+    a_neg = ops.where(neg, alpha, -1.0)
+    vs = ops.where(vtiny, 0.0, v)
+    log1p_v = 2.0 * ops.log1p(vs / (1.0 + ops.sqrt(1.0 + vs)))
+    neg_branch = ops.where(vtiny, (x + alpha) * _log1prel(ops.where(vtiny, v, 0.0), ops), log1p_v / (-a_neg))
     return ops.where(neg, neg_branch, pos_branch)

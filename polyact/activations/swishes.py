@@ -14,12 +14,19 @@ _ELISH_REF = Reference("The Quest for the Golden Activation Function", "1808.007
     formula=r"x\,\sigma(x)",
     smooth=True,
     references=(
-        Reference("Sigmoid-Weighted Linear Units for Neural Network Function Approximation in Reinforcement Learning", "1702.03118", "Elfwing et al.", 2017),
+        Reference(
+            "Sigmoid-Weighted Linear Units for Neural Network Function Approximation in Reinforcement Learning",
+            "1702.03118",
+            "Elfwing et al.",
+            2017,
+        ),
         _SWISH_REF,
     ),
     origin=("torch", "jax", "keras", "megengine", "timm", "zeta", "echo"),
     native={
-        "torch": Native(lambda t, x: t.nn.functional.silu(x), inplace=lambda t, x: t.nn.functional.silu(x, inplace=True)),
+        "torch": Native(
+            lambda t, x: t.nn.functional.silu(x), inplace=lambda t, x: t.nn.functional.silu(x, inplace=True)
+        ),
         "jax": lambda j, x: j.nn.silu(x),
         "megengine": lambda m, x: m.functional.silu(x),
     },
@@ -33,7 +40,9 @@ def silu(x, ops):
     "swish",
     examples=({"beta": 2.0}, {"beta": -0.5}),
     aliases=("swish_beta",),
-    params={"beta": Param(1.0, real, trainable=True, doc="slope inside the sigmoid, trained (starts at 1 = SiLU)")},
+    params={
+        "beta": Param(1.0, real, trainable=True, doc="slope inside the sigmoid, trained (starts at 1 = SiLU)")
+    },
     formula=r"x\,\sigma(\beta x)",
     smooth=True,
     references=(_SWISH_REF,),
@@ -53,7 +62,11 @@ def swish(x, ops, beta):
     params={"beta": Param(1.375, real, doc="output scale; the paper explores 1 <= beta <= 2")},
     formula=r"\beta\,x\,\sigma(x)",
     smooth=True,
-    references=(Reference("E-swish: Adjusting Activations to Different Network Depths", "1801.07145", "Alcaide", 2018),),
+    references=(
+        Reference(
+            "E-swish: Adjusting Activations to Different Network Depths", "1801.07145", "Alcaide", 2018
+        ),
+    ),
     origin=("echo",),
     notes=("Echo defaults beta to 1.735, a transposition of the documented 1.375, which polyact uses.",),
 )
@@ -74,7 +87,14 @@ def e_swish(x, ops, beta):
     formula=r"\begin{cases} x\,\sigma(x) + T & x \ge 0 \\ T & x < 0 \end{cases}",
     kinks=(Kink(0.0, 0.5, "x = 0 belongs to the swish branch"),),
     smooth=False,
-    references=(Reference("Flatten-T Swish: a thresholded ReLU-Swish-like activation function for deep learning", "1812.06247", "Chieng et al.", 2018),),
+    references=(
+        Reference(
+            "Flatten-T Swish: a thresholded ReLU-Swish-like activation function for deep learning",
+            "1812.06247",
+            "Chieng et al.",
+            2018,
+        ),
+    ),
     origin=("echo",),
     notes=("Echo's MegEngine and Keras versions use T = 0; the paper's default is T = -0.20.",),
 )
@@ -87,10 +107,14 @@ def flatten_t_swish(x, ops, threshold):
     "mish",
     formula=r"x \tanh(\operatorname{softplus}(x))",
     smooth=True,
-    references=(Reference("Mish: A Self Regularized Non-Monotonic Activation Function", "1908.08681", "Misra", 2019),),
+    references=(
+        Reference("Mish: A Self Regularized Non-Monotonic Activation Function", "1908.08681", "Misra", 2019),
+    ),
     origin=("torch", "jax", "keras", "timm", "zeta", "echo"),
     native={
-        "torch": Native(lambda t, x: t.nn.functional.mish(x), inplace=lambda t, x: t.nn.functional.mish(x, inplace=True)),
+        "torch": Native(
+            lambda t, x: t.nn.functional.mish(x), inplace=lambda t, x: t.nn.functional.mish(x, inplace=True)
+        ),
         "jax": lambda j, x: j.nn.mish(x),
     },
 )
@@ -108,7 +132,14 @@ def mish(x, ops):
     },
     formula=r"x\,\left(1 + e^{-\beta x}\right)^{-\alpha}",
     smooth=True,
-    references=(Reference("ARiA: Utilizing Richard's Curve for Controlling the Non-monotonicity of the Activation Function in Deep Neural Nets", "1805.08878", "Patwardhan et al.", 2018),),
+    references=(
+        Reference(
+            "ARiA: Utilizing Richard's Curve for Controlling the Non-monotonicity of the Activation Function in Deep Neural Nets",
+            "1805.08878",
+            "Patwardhan et al.",
+            2018,
+        ),
+    ),
     origin=("echo",),
     notes=(
         "Echo (code and docs) drops the factor x, which turns ARiA2 into a generalised sigmoid; polyact "
@@ -131,7 +162,9 @@ def aria2(x, ops, beta, alpha):
     smooth=True,
     references=(_ELISH_REF,),
     origin=("echo", "keras-echo"),
-    notes=("Echo's Keras ELiSH returns NaN above x = 88 (0 * inf from mask multiplication); polyact uses a double where.",),
+    notes=(
+        "Echo's Keras ELiSH returns NaN above x = 88 (0 * inf from mask multiplication); polyact uses a double where.",
+    ),
 )
 def elish(x, ops):
     """ELiSH: swish for x >= 0, (exp(x) - 1) * sigmoid(x) below."""
@@ -148,7 +181,10 @@ def elish(x, ops):
         r"\begin{cases} x\,h(x) & x \ge 0 \\ (e^x - 1)\,h(x) & x < 0 \end{cases},\quad"
         r" h(x) = \max\left(0, \min\left(1, \tfrac{x + 1}{2}\right)\right)"
     ),
-    kinks=(Kink(-1.0, 0.0, "x = -1 belongs to the flat branch"), Kink(1.0, 1.0, "x = 1 belongs to the identity branch")),
+    kinks=(
+        Kink(-1.0, 0.0, "x = -1 belongs to the flat branch"),
+        Kink(1.0, 1.0, "x = 1 belongs to the identity branch"),
+    ),
     smooth=False,
     references=(_ELISH_REF,),
     origin=("echo",),

@@ -30,7 +30,12 @@ class NumpyActivation:
     """A NumPy activation: call it on an array. ``params`` holds its parameters."""
 
     def __init__(
-        self, backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+        self,
+        backend: Any,
+        spec: ActivationSpec,
+        kernel: Kernel,
+        params: Dict[str, Any],
+        options: Dict[str, Any],
     ) -> None:
         self.spec = spec
         self.kernel = kernel.name
@@ -49,7 +54,9 @@ class NumpyActivation:
         return f"{_base.class_name(self.spec.name)}({format_params(self.params)})"
 
 
-def numpy_callable(backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]) -> Any:
+def numpy_callable(
+    backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+) -> Any:
     return NumpyActivation(backend, spec, kernel, params, options)
 
 
@@ -134,7 +141,9 @@ class NumpyStructural:
     use the same keys as the torch module, so weights move between backends.
     """
 
-    def __init__(self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]) -> None:
+    def __init__(
+        self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> None:
         self.spec = spec
         self.params = dict(params)
         self.channel_axis = options.get("channel_axis", backend.default_channel_axis)

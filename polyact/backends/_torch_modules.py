@@ -21,7 +21,14 @@ class PolyactModule(nn.Module):
 
     spec: ActivationSpec
 
-    def __init__(self, backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        spec: ActivationSpec,
+        kernel: Kernel,
+        params: Dict[str, Any],
+        options: Dict[str, Any],
+    ) -> None:
         super().__init__()
         self.kernel = kernel.name
         self.inplace = bool(options.get("inplace", False))
@@ -38,7 +45,9 @@ class PolyactModule(nn.Module):
             p = spec.params[k]
             if p.trainable:
                 if p.per_channel:
-                    value = torch.tensor(_base.per_channel_values(spec, k, v, self.num_channels), dtype=torch.float32)
+                    value = torch.tensor(
+                        _base.per_channel_values(spec, k, v, self.num_channels), dtype=torch.float32
+                    )
                 else:
                     value = torch.tensor(float(v), dtype=torch.float32)
                 setattr(self, k, nn.Parameter(value))
@@ -88,7 +97,9 @@ class PolyactStructural(nn.Module):
 
     spec: ActivationSpec
 
-    def __init__(self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]) -> None:
+    def __init__(
+        self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> None:
         super().__init__()
         if "seed" in options:
             torch.manual_seed(int(options["seed"]))
@@ -98,9 +109,18 @@ class PolyactStructural(nn.Module):
         for key, layer in spec.layers.items():
             if layer.kind == "depthwise_conv2d":
                 k = int(layer.option("kernel_size", 3))
-                mod: nn.Module = nn.Conv2d(c, c, k, padding=int(layer.option("padding", k // 2)), groups=c, bias=bool(layer.option("bias", True)))
+                mod: nn.Module = nn.Conv2d(
+                    c,
+                    c,
+                    k,
+                    padding=int(layer.option("padding", k // 2)),
+                    groups=c,
+                    bias=bool(layer.option("bias", True)),
+                )
             elif layer.kind == "batch_norm":
-                mod = nn.BatchNorm2d(c, eps=float(layer.option("eps", 1e-5)), momentum=float(layer.option("momentum", 0.1)))
+                mod = nn.BatchNorm2d(
+                    c, eps=float(layer.option("eps", 1e-5)), momentum=float(layer.option("momentum", 0.1))
+                )
             else:
                 raise ActivationError(f"torch has no layer kind {layer.kind!r}")
             self.add_module(key, mod)
@@ -136,7 +156,9 @@ def _class_for(spec: ActivationSpec, base: type) -> type:
     return cls
 
 
-def build_module(backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]) -> nn.Module:
+def build_module(
+    backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+) -> nn.Module:
     if spec.kind == "structural":
         return _class_for(spec, PolyactStructural)(backend, spec, params, options)
     return _class_for(spec, PolyactModule)(backend, spec, kernel, params, options)

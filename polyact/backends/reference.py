@@ -62,8 +62,12 @@ class ReferenceOps(Ops):
         self._abs, self._sign = u(abs), u(mp.sign)
         self._isnan = np.frompyfunc(mp.isnan, 1, 1)
         self._sigmoid = u(lambda v: 1 / (1 + mp.exp(-v)))
-        self._max = np.frompyfunc(lambda a, b: b if mp.isnan(b) else (a if (mp.isnan(a) or a >= b) else b), 2, 1)
-        self._min = np.frompyfunc(lambda a, b: b if mp.isnan(b) else (a if (mp.isnan(a) or a <= b) else b), 2, 1)
+        self._max = np.frompyfunc(
+            lambda a, b: b if mp.isnan(b) else (a if (mp.isnan(a) or a >= b) else b), 2, 1
+        )
+        self._min = np.frompyfunc(
+            lambda a, b: b if mp.isnan(b) else (a if (mp.isnan(a) or a <= b) else b), 2, 1
+        )
 
     # constants at working precision
     @property
@@ -297,7 +301,9 @@ class ReferenceBackend(_base.Backend):
 
     def make_function(self, spec, kernel, params, options):  # type: ignore[no-untyped-def]
         mp = _mp()
-        inner = super().make_function(spec, kernel, {k: mp.mpf(v) if isinstance(v, float) else v for k, v in params.items()}, options)
+        inner = super().make_function(
+            spec, kernel, {k: mp.mpf(v) if isinstance(v, float) else v for k, v in params.items()}, options
+        )
 
         def f(x: Any, **overrides: Any) -> Any:
             with mp.workdps(DPS):

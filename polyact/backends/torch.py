@@ -175,5 +175,3 @@ class TorchBackend(_base.Backend):
 
 
 backend = TorchBackend()
-
-

@@ -1,0 +1,262 @@
+"""megengine.module.Module classes built from specs (imported only with MegEngine)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Dict
+
+import megengine as mge
+import megengine.functional as F
+import megengine.module as M
+import numpy as np
+
+from ..errors import ActivationError
+from ..spec import ActivationSpec, Kernel
+from . import _base
+from ._layers import format_params
+from .megengine import NAME, torch_momentum_to_megengine
+
+_CLASSES: Dict[str, type] = {}
+_RUNTIME = ("_run", "_backend")
+
+
+def _as_local_state(module: M.Module, state: Dict[str, Any]) -> Dict[str, Any]:
+    """``state`` as float32 NumPy arrays in the module's own shapes: accepts
+    float64 arrays (MegEngine has no float64), torch tensors, lists, and arrays
+    in torch's layout of the same size (torch's conv weight (C, 1, k, k), biases
+    (C,)); drops ``num_batches_tracked`` (MegEngine keeps none)."""
+    shapes = {k: tuple(v.shape) for (_, k), v in module._state_dict(keep_var=True).items()}
+    out: Dict[str, Any] = {}
+    for key, value in state.items():
+        if key.endswith("num_batches_tracked") and key not in shapes:
+            continue
+        if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
+            value = value.detach().cpu().numpy()
+        arr = np.asarray(value.numpy() if isinstance(value, mge.Tensor) else value)
+        if arr.dtype.kind == "f" or arr.dtype.name.endswith("bfloat16"):
+            arr = arr.astype(np.float32)
+        shape = shapes.get(key)
+        if shape is not None and arr.shape != shape and arr.size == int(np.prod(shape)):
+            arr = arr.reshape(shape)
+        out[key] = np.array(arr, copy=True, order="C")  # (ascontiguousarray makes 0-d 1-d)
+    return out
+
+
+class PolyactModule(M.Module):
+    """Base of every polyact MegEngine activation module.
+
+    Trainable parameters are ``megengine.Parameter`` attributes: shape ``()``
+    for scalars, ``(num_channels,)`` for per-channel ones (broadcast along
+    ``channel_axis``, default 1 = NCHW). Fixed parameters are plain attributes.
+    """
+
+    spec: ActivationSpec
+
+    def __init__(
+        self,
+        backend: Any,
+        spec: ActivationSpec,
+        kernel: Kernel,
+        params: Dict[str, Any],
+        options: Dict[str, Any],
+    ) -> None:
+        super().__init__()
+        if options.get("inplace"):
+            raise ActivationError(
+                f"{spec.name}: MegEngine modules have no in-place variant; build it without inplace=True."
+            )
+        self.kernel = kernel.name
+        self.channel_axis = options.get("channel_axis", backend.default_channel_axis)
+        self.num_channels = options.get("num_channels") or 1
+        self._fixed: Dict[str, Any] = {}
+        self._trainable = spec.trainable
+        for k, v in params.items():
+            p = spec.params[k]
+            if p.trainable:
+                if p.per_channel:
+                    value = np.asarray(
+                        _base.per_channel_values(spec, k, v, self.num_channels), dtype=np.float32
+                    )
+                else:
+                    value = np.asarray(float(v), dtype=np.float32)  # 0-d Parameter
+                setattr(self, k, mge.Parameter(value, dtype="float32"))
+            else:
+                self._fixed[k] = v
+        self._bind(backend, kernel)
+
+    def _bind(self, backend: Any, kernel: Kernel) -> None:
+        # object.__setattr__: keep these out of MegEngine's attribute bookkeeping
+        object.__setattr__(
+            self, "_run", backend.runner(self.spec, kernel.impl, {"channel_axis": self.channel_axis})
+        )
+        object.__setattr__(self, "_backend", backend)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        for k in _RUNTIME:
+            state.pop(k, None)
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        from .. import registry
+
+        super().__setstate__(state)
+        self._bind(
+            registry.get_backend("megengine"), registry.kernels(self.spec.name, "megengine")[self.kernel]
+        )
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
+        """MegEngine's ``load_state_dict``; a dict may also hold float64 arrays or
+        torch tensors (a torch module's ``state_dict()`` loads as it is)."""
+        if isinstance(state_dict, dict):
+            state_dict = _as_local_state(self, state_dict)
+        return super().load_state_dict(state_dict, strict)
+
+    def forward(self, x: Any) -> Any:
+        params = dict(self._fixed)
+        for k in self._trainable:
+            params[k] = getattr(self, k)
+        return self._run(x, params)
+
+    def _module_info_string(self) -> str:
+        parts = [format_params(self._fixed)] if self._fixed else []
+        if self.spec.per_channel:
+            parts.append(f"num_channels={self.num_channels}, channel_axis={self.channel_axis}")
+        if self.kernel not in ("native", "composed"):
+            parts.append(f"kernel={self.kernel!r}")
+        return ", ".join(p for p in parts if p)
+
+
+class PolyactStructural(M.Module):
+    """Base of structural activations (sub-layers with state), NCHW by default.
+
+    ``state_dict()`` uses MegEngine's own layouts (depthwise weight (C, 1, 1, k, k),
+    conv bias (1, C, 1, 1)); ``load_torch_state``/``torch_state`` convert from and
+    to torch's (and polyact NumPy's) layout, so weights move between backends.
+    """
+
+    spec: ActivationSpec
+
+    def __init__(
+        self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> None:
+        super().__init__()
+        if "seed" in options:
+            mge.random.seed(int(options["seed"]))
+        self.params = dict(params)
+        self.channel_axis = options.get("channel_axis", 1)
+        c = int(params[spec.channels_param])  # type: ignore[index]
+        self.channels = c
+        for key, layer in spec.layers.items():
+            if layer.kind == "depthwise_conv2d":
+                k = int(layer.option("kernel_size", 3))
+                mod: M.Module = M.Conv2d(
+                    c,
+                    c,
+                    k,
+                    padding=int(layer.option("padding", k // 2)),
+                    groups=c,
+                    bias=bool(layer.option("bias", True)),
+                )
+            elif layer.kind == "batch_norm":
+                # the spec's momentum follows torch (weight of the batch statistic);
+                # MegEngine's weighs the running value: torch 0.1 == MegEngine 0.9
+                momentum = torch_momentum_to_megengine(layer.option("momentum", 0.1))
+                mod = M.BatchNorm2d(c, eps=float(layer.option("eps", 1e-5)), momentum=momentum)
+            else:
+                raise ActivationError(f"MegEngine has no layer kind {layer.kind!r}")
+            setattr(self, key, mod)
+        object.__setattr__(self, "_backend", backend)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_backend", None)
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        from .. import registry
+
+        super().__setstate__(state)
+        object.__setattr__(self, "_backend", registry.get_backend("megengine"))
+
+    def forward(self, x: Any) -> Any:
+        backend = self._backend
+        dt = backend.check_input(x, self.spec.name)
+        xc = backend._promote(x) if dt in _base.HALF else x
+        if xc.ndim != 4:
+            raise ActivationError(f"{self.spec.name} expects a 4-D input, got shape {tuple(xc.shape)}")
+        axis = self.channel_axis % 4
+        perm = None
+        if axis != 1:
+            perm = [0, axis] + [i for i in range(1, 4) if i != axis]
+            xc = F.transpose(xc, perm)
+        layers = {k: getattr(self, k) for k in self.spec.layers}
+        y = self.spec.fn(xc, backend.ops, **layers)
+        if perm is not None:
+            y = F.transpose(y, [perm.index(i) for i in range(4)])
+        return backend._demote(y, dt) if dt in _base.HALF else y
+
+    # ------------------------------------------------------------------ torch layout
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
+        """MegEngine's ``load_state_dict``; a dict may also be in torch's layout
+        (``conv.weight`` (C, 1, k, k), ``conv.bias`` (C,), ``bn.*`` (C,), an ignored
+        ``bn.num_batches_tracked``), in float64, or hold torch tensors."""
+        if isinstance(state_dict, dict):
+            state_dict = _as_local_state(self, state_dict)
+        return super().load_state_dict(state_dict, strict)
+
+    def load_torch_state(self, state: Dict[str, Any]) -> None:
+        """Load a torch ``FunnelRelu`` state (or polyact NumPy's): ``conv.weight``
+        (C, 1, k, k) becomes MegEngine's (C, 1, 1, k, k), ``conv.bias`` (C,) becomes
+        (1, C, 1, 1); keys must match exactly (``num_batches_tracked`` aside)."""
+        local = self.state_dict()
+        unknown = [k for k in state if k not in local and not k.endswith("num_batches_tracked")]
+        if unknown:
+            raise ActivationError(
+                f"{self.spec.name}: unexpected state key(s) {unknown}; expected {sorted(local)}"
+            )
+        missing = [k for k in local if k not in state]
+        if missing:
+            raise ActivationError(f"{self.spec.name}: missing state key(s) {missing}")
+        converted = _as_local_state(self, state)
+        for key, value in local.items():
+            if converted[key].size != np.asarray(value).size:
+                raise ActivationError(
+                    f"{self.spec.name}: state {key!r} has {converted[key].size} values, expected {np.asarray(value).size}"
+                )
+        self.load_state_dict(converted)
+
+    def torch_state(self) -> Dict[str, Any]:
+        """The state as NumPy arrays in torch's layout (``conv.weight`` (C, 1, k, k), the rest (C,))."""
+        out = {}
+        for key, value in self.state_dict().items():
+            a = np.asarray(value)
+            if a.ndim == 5:  # grouped conv weight (G, out/G, in/G, k, k) -> (out, in/G, k, k)
+                a = a.reshape(a.shape[0] * a.shape[1], a.shape[2], a.shape[3], a.shape[4])
+            elif a.ndim == 4 and a.shape[0] == 1 and a.shape[2:] == (1, 1):  # (1, C, 1, 1) bias
+                a = a.reshape(-1)
+            out[key] = a.copy()
+        return out
+
+    def _module_info_string(self) -> str:
+        return format_params(self.params)
+
+
+def _class_for(spec: ActivationSpec, base: type) -> type:
+    cls = _CLASSES.get(spec.name)
+    if cls is None or cls.spec is not spec or not issubclass(cls, base):
+        name = _base.class_name(spec.name)
+        doc = spec.docstring(NAME) if hasattr(spec, "docstring") else spec.summary
+        cls = type(name, (base,), {"spec": spec, "__doc__": doc, "__module__": __name__})
+        cls.__qualname__ = name
+        _CLASSES[spec.name] = cls
+        setattr(sys.modules[__name__], name, cls)  # picklable by reference
+    return cls
+
+
+def build_module(
+    backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+) -> M.Module:
+    if spec.kind == "structural":
+        return _class_for(spec, PolyactStructural)(backend, spec, params, options)
+    return _class_for(spec, PolyactModule)(backend, spec, kernel, params, options)

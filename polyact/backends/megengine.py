@@ -1,0 +1,429 @@
+"""MegEngine backend: ``megengine.module.Module`` objects and plain functions.
+
+MegEngine 1.13 ships wheels for CPython <= 3.10 only. Facts this module relies
+on (checked against the 1.13.0 sources and by running them):
+
+- There is no public ``erf``/``erfc``: the elementwise modes are reached through
+  ``megengine.module.Elemwise("erf")`` / ``Elemwise("erfc")`` (their gradients
+  are the exact 2/sqrt(pi) exp(-x^2)).
+- ``F.sigmoid``'s gradient is ``y * (1 - y)``, which is 0 for x >= 17 (the
+  "s*(1-s)" trap); :meth:`MegEngineOps.sigmoid` evaluates the sigmoid on the
+  non-positive half only, where ``y * (1 - y)`` does not cancel.
+- ``F.sign(NaN)`` is 0 and ``F.abs``' gradient is -1 at 0 and at NaN; the ops
+  below propagate NaN and give abs'(0) = 0.
+- ``F.softplus`` is log1p(exp(-|x|)) + relu(x) with a dedicated gradient mode:
+  softplus'(0) = 0.5 exactly, no overflow at +-1000, NaN -> NaN, so it is used.
+- float32 -> float16 ``astype`` rounds ties away from zero, not to even; the
+  half-precision demotion below corrects ties so results are correctly rounded
+  (float32 -> bfloat16 is already round-to-nearest-even).
+- There is no float64: ``float64`` arrays become float32 tensors.
+- ``BatchNorm2d(momentum=m)`` keeps ``m * running + (1 - m) * batch``: the
+  opposite of torch, so torch's 0.1 is MegEngine's 0.9.
+- Importing MegEngine turns on flush-to-zero / denormals-are-zero for the
+  process (numpy included): subnormal results are 0 in this environment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..ops import Ops
+from ..spec import ActivationSpec, Kernel
+from . import _base
+
+NAME = "megengine"
+
+
+def torch_momentum_to_megengine(momentum: float) -> float:
+    """BatchNorm momentum: torch's weight of the batch statistic -> MegEngine's
+    weight of the running value (``M.BatchNorm2d`` keeps ``m * running + (1 - m) * batch``)."""
+    return 1.0 - float(momentum)
+
+
+# --------------------------------------------------------------------------- scalar helpers
+def _s_exp(v: float) -> float:
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
+
+
+def _s_expm1(v: float) -> float:
+    try:
+        return math.expm1(v)
+    except OverflowError:
+        return math.inf
+
+
+def _s_log(v: float) -> float:
+    if v > 0 or math.isnan(v):
+        return math.log(v)
+    return -math.inf if v == 0 else math.nan
+
+
+def _s_log1p(v: float) -> float:
+    if v > -1 or math.isnan(v):
+        return math.log1p(v)
+    return -math.inf if v == -1 else math.nan
+
+
+def _s_sqrt(v: float) -> float:
+    return math.sqrt(v) if v >= 0 or math.isnan(v) else math.nan
+
+
+def _s_sigmoid(v: float) -> float:
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = _s_exp(v)
+    return e / (1.0 + e)
+
+
+def _s_sign(v: float) -> float:
+    if math.isnan(v):
+        return math.nan
+    return float((v > 0) - (v < 0))
+
+
+def _s_max(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a if a >= b else b
+
+
+def _s_min(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    return a if a <= b else b
+
+
+def _is_float(dtype: Any) -> bool:
+    d = np.dtype(dtype)
+    return d.kind == "f" or d.name.endswith("bfloat16")
+
+
+# --------------------------------------------------------------------------- ops
+class MegEngineOps(Ops):
+    """The primitives on MegEngine tensors (and on Python numbers, via ``math``)."""
+
+    name = NAME
+
+    def __init__(self, mge: Any) -> None:
+        self.mge = mge
+        self.F = mge.functional
+        self.T = mge.Tensor
+        self._erf = mge.module.Elemwise("erf")
+        self._erfc = mge.module.Elemwise("erfc")
+
+    def __getstate__(self) -> Dict[str, Any]:  # pragma: no cover - ops are per process
+        raise TypeError("MegEngineOps is not picklable; use polyact.get_backend('megengine').ops")
+
+    def _u(self, tf: Any, sf: Any, x: Any) -> Any:
+        return tf(x) if isinstance(x, self.T) else sf(x)
+
+    def _const(self, v: Any, like: Any) -> Any:
+        """A 0-d tensor holding ``v`` with the dtype and device of ``like``."""
+        dtype = like.dtype if _is_float(like.dtype) else "float32"
+        return self.mge.tensor(v, dtype=dtype, device=like.device)
+
+    # ------------------------------------------------------------ primitives
+    def exp(self, x: Any) -> Any:
+        return self._u(self.F.exp, _s_exp, x)
+
+    def expm1(self, x: Any) -> Any:
+        return self._u(self.F.expm1, _s_expm1, x)
+
+    def log(self, x: Any) -> Any:
+        return self._u(self.F.log, _s_log, x)
+
+    def log1p(self, x: Any) -> Any:
+        return self._u(self.F.log1p, _s_log1p, x)
+
+    def sqrt(self, x: Any) -> Any:
+        return self._u(self.F.sqrt, _s_sqrt, x)
+
+    def tanh(self, x: Any) -> Any:
+        return self._u(self.F.tanh, math.tanh, x)
+
+    def sigmoid(self, x: Any) -> Any:
+        if not isinstance(x, self.T):
+            return _s_sigmoid(x)
+        pos = x >= 0
+        sn = self.F.sigmoid(self.where(pos, -x, x))  # sigmoid(-|x|) <= 1/2; NaN stays NaN
+        # for x >= 0: sigmoid(x) = 1 - sigmoid(-x), whose gradient is sn * (1 - sn): no cancellation
+        return self.where(pos, 1.0 - sn, sn)
+
+    def erf(self, x: Any) -> Any:
+        return self._u(self._erf, math.erf, x)
+
+    def erfc(self, x: Any) -> Any:
+        return self._u(self._erfc, math.erfc, x)
+
+    def sin(self, x: Any) -> Any:
+        return self._u(self.F.sin, math.sin, x)
+
+    def cos(self, x: Any) -> Any:
+        return self._u(self.F.cos, math.cos, x)
+
+    def sign(self, x: Any) -> Any:
+        if not isinstance(x, self.T):
+            return _s_sign(x)
+        xd = x.detach()
+        # F.sign(NaN) is 0; the sign carries no gradient (as in torch and JAX)
+        return self.where(self.F.isnan(xd), xd, self.F.sign(xd))
+
+    def abs(self, x: Any) -> Any:
+        if not isinstance(x, self.T):
+            return abs(x)
+        # x * sign(x): exact, NaN -> NaN with gradient NaN, abs'(0) = 0 (F.abs gives -1 at 0 and NaN)
+        return x * self.sign(x)
+
+    def isnan(self, x: Any) -> Any:
+        return self._u(self.F.isnan, math.isnan, x)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        if isinstance(cond, (bool, np.bool_)):
+            return a if cond else b
+        F = self.F
+        ta, tb = isinstance(a, self.T), isinstance(b, self.T)
+        shapes = [tuple(cond.shape)] + [tuple(t.shape) for t, is_t in ((a, ta), (b, tb)) if is_t]
+        shape = np.broadcast_shapes(*shapes)
+        # F.where does not reduce the gradient of a broadcast operand (a 0-d
+        # parameter would get a gradient of the output's shape), and returns
+        # shape (1,) for 0-d operands: broadcast tensor operands explicitly
+        # (broadcast_to reduces its gradient) and compute 0-d as (1,).
+        work = shape if shape else (1,)
+        if not ta and not tb:
+            a = self.mge.tensor(a, dtype="float32", device=cond.device)
+            b = self.mge.tensor(b, dtype="float32", device=cond.device)
+        elif not ta:
+            a = self._const(a, b)
+        elif not tb:
+            b = self._const(b, a)
+        if ta and tuple(a.shape) != work:
+            a = F.broadcast_to(a, work)
+        if tb and tuple(b.shape) != work:
+            b = F.broadcast_to(b, work)
+        if tuple(cond.shape) != work:
+            cond = F.broadcast_to(cond, work)
+        out = F.where(cond, a, b)
+        return out if shape else out.reshape(())
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        if not isinstance(a, self.T) and not isinstance(b, self.T):
+            return _s_max(a, b)
+        return self.F.maximum(a, b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        if not isinstance(a, self.T) and not isinstance(b, self.T):
+            return _s_min(a, b)
+        return self.F.minimum(a, b)
+
+    # ------------------------------------------------------------ derived helpers
+    def softplus(self, x: Any) -> Any:
+        # MegEngine's fused op: log1p(exp(-|x|)) + relu(x) with its own gradient
+        # mode; softplus'(0) = 1/2 exactly, finite at +-1000, NaN -> NaN (checked).
+        if isinstance(x, self.T):
+            return self.F.softplus(x)
+        return super().softplus(x)
+
+
+# --------------------------------------------------------------------------- backend
+class MegEngineBackend(_base.Backend):
+    name = NAME
+    framework = "megengine"
+    install = (
+        "pip install megengine==1.13.0 'numpy<2' 'setuptools<70'  (MegEngine 1.13 needs CPython <= 3.10)"
+    )
+    default_channel_axis = 1
+    dtypes = ("float16", "bfloat16", "float32")
+
+    def _import(self) -> Any:
+        # Importing MegEngine turns on flush-to-zero and denormals-are-zero for the
+        # process. NumPy builds its finfo tables lazily and warns ("smallest subnormal
+        # ... is zero") when it first builds them under DAZ: build them before.
+        for t in (np.float16, np.float32, np.float64, np.longdouble):
+            np.finfo(t)
+        mge = importlib.import_module("megengine")
+        for sub in ("functional", "module", "autodiff", "optimizer"):
+            importlib.import_module(f"megengine.{sub}")
+        return mge
+
+    def _make_ops(self) -> Ops:
+        return MegEngineOps(self.fw)
+
+    # ------------------------------------------------------------------ dtypes
+    def _bf16(self) -> Any:
+        from megengine.core.tensor import dtype as mdt
+
+        return mdt.bfloat16
+
+    def dtype_name(self, x: Any) -> str:
+        name = np.dtype(x.dtype).name
+        if name.endswith("bfloat16"):  # MegEngine's own numpy dtype is called "pybfloat16"
+            return "bfloat16"
+        return name
+
+    def to_numpy(self, x: Any) -> Any:
+        a = x.numpy()
+        if a.dtype.name.endswith("bfloat16"):
+            return a.astype(np.float32)  # exact
+        return a
+
+    def from_numpy(self, a: Any, dtype: Optional[str] = None) -> Any:
+        """A MegEngine tensor from a NumPy array (copied). MegEngine has no 64-bit
+        types: float64 arrays become float32 and int64 int32 (as ``megengine.tensor``
+        does); ``dtype="float64"`` is refused. bfloat16 and float16 values are
+        rounded once from the source precision."""
+        if dtype == "float64":
+            raise InvalidInputError("MegEngine has no float64 dtype; use float32 (or float16/bfloat16).")
+        mge = self.fw
+        with np.errstate(all="ignore"):  # NaN payloads and overflow to inf are intended
+            arr = np.asarray(a)
+            if arr.dtype.name.endswith("bfloat16"):  # ml_dtypes or MegEngine's own
+                arr = arr.astype(np.float32)  # exact
+                if dtype is None:
+                    dtype = "bfloat16"
+            if dtype is None:
+                if arr.dtype == np.float64:
+                    arr = arr.astype(np.float32)
+                return mge.tensor(np.array(arr, copy=True))
+            if dtype == "bfloat16":
+                return mge.tensor(_to_bfloat16_values(arr)).astype(self._bf16())
+            return mge.tensor(np.array(arr.astype(np.dtype(dtype)), copy=True))
+
+    def _promote(self, x: Any) -> Any:
+        return x.astype("float32")
+
+    def _demote(self, y: Any, dtype: str) -> Any:
+        if dtype == "float16":
+            return _round_to_half(self.fw, y)
+        return y.astype(self._bf16())
+
+    def runner(self, spec: ActivationSpec, impl: Any, options: Any) -> Any:
+        """The shared runner, computing 0-d inputs as shape (1,): MegEngine 1.13
+        returns shape (1,) from comparisons, ``F.where`` and ``F.isnan`` on 0-d
+        tensors and then back-propagates (1,)-shaped gradients into 0-d tensors."""
+        run = super().runner(spec, impl, options)
+        tensor = self.fw.Tensor
+
+        def run0(x: Any, params: Any) -> Any:
+            if isinstance(x, tensor) and x.ndim == 0:
+                return run(x.reshape((1,)), params).reshape(())
+            return run(x, params)
+
+        return run0
+
+    def _cast_param(self, value: Any, like: Any) -> Any:
+        if isinstance(value, self.fw.Tensor) and value.dtype != like.dtype:
+            return value.astype(like.dtype)
+        return value
+
+    def _channel_param(self, value: Any, like: Any, axis: int) -> Any:
+        mge = self.fw
+        if not isinstance(value, mge.Tensor):
+            value = mge.tensor(np.asarray(value, dtype=np.float32), dtype=like.dtype, device=like.device)
+        value = value.reshape(-1)
+        shape = _base.broadcast_shape(tuple(like.shape), axis, int(value.shape[0]), "activation")
+        return value.reshape(shape)
+
+    # ------------------------------------------------------------------ objects
+    def make_module(
+        self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
+    ) -> Any:
+        self.fw  # noqa: B018  (clear error when missing)
+        from ._megengine_modules import build_module
+
+        return build_module(self, spec, kernel, params, options)
+
+    def value_and_grad(self, f: Any, x: Any) -> Tuple[Any, Any]:
+        mge = self.fw
+        F = mge.functional
+        xg = x.detach()
+        gm = mge.autodiff.GradManager()
+        gm.attach([xg])
+        with gm:
+            y = f(xg)
+            gm.backward(y, F.ones_like(y))
+        g = xg.grad
+        if g is None:
+            g = F.zeros_like(xg)
+        return y.detach(), g
+
+    def param_grads(self, module: Any, x: Any) -> Tuple[Any, Dict[str, Any]]:
+        mge = self.fw
+        F = mge.functional
+        named = list(module.named_parameters())
+        saved = [p.grad for _, p in named]
+        for _, p in named:
+            p.grad = None
+        gm = mge.autodiff.GradManager()
+        gm.attach([p for _, p in named])
+        try:
+            with gm:
+                y = module(x)
+                gm.backward(y, F.ones_like(y))
+            out = {}
+            for k, p in named:
+                g = p.grad
+                out[k] = np.zeros(tuple(p.shape)) if g is None else g.numpy().astype(np.float64)
+        finally:
+            for (_, p), g in zip(named, saved):
+                p.grad = g
+        return y.detach(), out
+
+
+def load_torch_state(module: Any, state: Dict[str, Any]) -> Any:
+    """Load torch-layout arrays (``conv.weight`` (C, 1, k, k), ``conv.bias`` (C,),
+    ``bn.weight``/``bn.bias``/``bn.running_mean``/``bn.running_var`` (C,), and an
+    ignored ``bn.num_batches_tracked``) into a MegEngine structural activation
+    (MegEngine's depthwise weight is (C, 1, 1, k, k), its biases (1, C, 1, 1))."""
+    return module.load_torch_state(state)
+
+
+def torch_state(module: Any) -> Dict[str, Any]:
+    """The state of a MegEngine structural activation in torch's layout (NumPy arrays)."""
+    return module.torch_state()
+
+
+# --------------------------------------------------------------------------- rounding
+def _to_bfloat16_values(a: Any) -> Any:
+    """float32 array of the bfloat16 values nearest to ``a`` (ties to even), with
+    one rounding from the source precision (no double rounding through float32)."""
+    arr = np.asarray(a)
+    with np.errstate(all="ignore"):
+        if arr.dtype.name.endswith("bfloat16"):
+            return arr.astype(np.float32)
+        x = arr.astype(np.float64)
+        m, e = np.frexp(x)  # x = m * 2**e, 0.5 <= |m| < 1
+        normal = np.rint(m * 256.0)  # 8 significant bits, ties to even (exact in float64)
+        out = np.ldexp(normal, e - 8)
+        tiny = np.abs(x) < 2.0**-126  # bfloat16 subnormals: fixed quantum 2**-133
+        out = np.where(tiny, np.rint(x * 2.0**133) * 2.0**-133, out)
+        out = np.where(np.isfinite(x), out, x)
+        return out.astype(np.float32)  # exact: every bfloat16 value is a float32
+
+
+def _round_to_half(mge: Any, y: Any) -> Any:
+    """float32 tensor -> float16, rounded to nearest with ties to even.
+
+    MegEngine's ``astype("float16")`` rounds ties away from zero. With ``r`` that
+    result, ``other = 2y - r`` is the float16 neighbour on the other side of ``y``
+    exactly when ``y`` is a tie (otherwise it is not a float16 value, or equals
+    ``r``); it is kept when it is the even one (a multiple of twice the spacing).
+    Non-finite values fall through (the quotient is NaN), and so does ``other == r``
+    (division by 0). Differentiable (each branch has gradient 1) and traceable.
+    """
+    F = mge.functional
+    rf = y.astype("float16").astype("float32")
+    other = 2.0 * y - rf
+    step = 2.0 * F.abs(rf - other)  # twice the float16 spacing at a tie (a power of 2: exact)
+    pick = (other.astype("float16").astype("float32") == other) & (F.floor(other / step) * step == other)
+    return F.where(pick, other, rf).astype("float16")
+
+
+backend = MegEngineBackend()
