@@ -92,11 +92,15 @@ def ulp(ref: Any, dtype: str) -> np.ndarray:
 
 def ulp_error(y: Any, ref: Any, dtype: str) -> np.ndarray:
     """|y - ref| in ULPs of ``ref``; 0 where both are equal (same inf or both NaN),
-    inf where exactly one is NaN or they are different infinities."""
+    inf where exactly one is NaN or they are different infinities.
+
+    The unit has a floor at the smallest normal number of ``dtype``: a subnormal
+    result flushed to zero (XLA and MegEngine on CPU flush subnormals) counts as
+    under one unit instead of millions of subnormal steps."""
     y = np.asarray(y, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     with np.errstate(all="ignore"):
-        err = np.abs(y - ref) / ulp(ref, dtype)
+        err = np.abs(y - ref) / np.maximum(ulp(ref, dtype), FORMATS[dtype].tiny)
     same = (y == ref) | (np.isnan(y) & np.isnan(ref))
     err = np.where(same, 0.0, err)
     return np.where(np.isnan(err), np.inf, err)

@@ -48,7 +48,7 @@ def _training_step(backend: str) -> Dict[str, Any]:
         loss.backward()
         grad = float(act.alpha.grad)
         opt.step()
-        return {"alpha": float(act.alpha), "grad": grad}
+        return {"alpha": float(act.alpha.detach()), "grad": grad}
     if backend == "jax":
         import jax.numpy as jnp
         from flax import nnx
@@ -144,7 +144,7 @@ def show(data: Dict[str, Any]) -> None:
     print("\n== 4. Agreement with the mpmath reference (float32, normal + large inputs)")
     print("     worst error in ULPs, forward / gradient; 'ok' = every element within the contract")
     backends = sorted({row[1] for row in data["table"]}, key=["numpy", "torch", "jax", "megengine"].index)
-    head = f"  {'activation':14s}" + "".join(f"{b:>24s}" for b in backends)
+    head = f"  {'activation':14s}" + "".join(f"{b:>26s}" for b in backends)
     print(head)
     by = {(r[0], r[1]): r for r in data["table"]}
     for name in TABLE:
@@ -152,10 +152,10 @@ def show(data: Dict[str, Any]) -> None:
         for b in backends:
             r = by.get((name, b))
             if r is None:
-                line += f"{'':>24s}"
+                line += f"{'':>26s}"
                 continue
             cell = f"{r[2]} {_ulp(r[3])}/{_ulp(r[4])} {'ok' if r[5] else 'FAIL'}"
-            line += f"{cell:>24s}"
+            line += f"{cell:>26s}"
         print(line)
 
 
