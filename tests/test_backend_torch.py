@@ -163,3 +163,11 @@ def test_cross_parameter_check_skips_traced_values():
     y = f(torch.tensor([1.0, 3.0]), t_right=t)
     (g,) = torch.autograd.grad(y.sum(), t)
     assert g.item() == 0.0  # a_right = 1: d/dt_right (t + 1*(x - t)) = 0
+
+
+@pytest.mark.parametrize("name,params", [("mish", {}), ("aria2", {}), ("srelu", {"num_channels": 4})])
+def test_modules_compile_without_graph_breaks(name, params):
+    m = pa.get_activation(name, backend="torch", **params)
+    compiled = torch.compile(m, fullgraph=True)
+    x = torch.randn(8, 4) * 5
+    assert torch.allclose(compiled(x), m(x), rtol=1e-6, atol=1e-7)

@@ -419,3 +419,21 @@ def test_import_polyact_loads_no_framework():
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() in ("[]", "['scipy']")  # the NumPy backend's erf may use SciPy
+
+
+# ----------------------------------------------------------------- command line
+def test_cli_list_and_show():
+    from polyact import cli
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "polyact.cli", *args], capture_output=True, text=True, timeout=120
+        )
+
+    r = run("list")
+    assert r.returncode == 0 and "soft_exponential" in r.stdout and "structural" in r.stdout
+    r = run("show", "Leaky-ReLU")
+    assert r.returncode == 0 and "negative_slope: default 0.01" in r.stdout
+    r = run("show", "mihs")
+    assert r.returncode == 2 and "Did you mean: mish?" in r.stderr
+    assert callable(cli.main)

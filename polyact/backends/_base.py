@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from ..errors import ActivationError, BackendNotInstalledError, InvalidInputError
 from ..ops import Ops
@@ -167,20 +167,22 @@ class Backend:
         """The kernels every (spec, backend) pair has: ``native`` where the spec
         declares one for this backend, and ``composed`` always."""
         out: Dict[str, Kernel] = {}
+        # the framework and ops are resolved here, once: a kernel call does no
+        # lazy import (torch.compile traces it without graph breaks)
+        fw, ops = self.fw, self.ops
         native = spec.native.get(self.name)
         if native is not None:
-            fw_holder = self
             nfn = native.fn
             nin = native.inplace
 
             def native_impl(x: Any, **p: Any) -> Any:
-                return nfn(fw_holder.fw, x, **p)
+                return nfn(fw, x, **p)
 
             inplace = None
             if nin is not None:
 
                 def inplace(x: Any, **p: Any) -> Any:
-                    return nin(fw_holder.fw, x, **p)
+                    return nin(fw, x, **p)
 
             out["native"] = Kernel(
                 "native",
@@ -192,10 +194,9 @@ class Backend:
                 note=native.note,
             )
         fn = spec.fn
-        backend = self
 
         def composed(x: Any, **p: Any) -> Any:
-            return fn(x, backend.ops, **p)
+            return fn(x, ops, **p)
 
         out["composed"] = Kernel("composed", self.name, "composed", composed)
         return out
@@ -271,11 +272,34 @@ class Backend:
         return f
 
 
-def split_params(spec: ActivationSpec, params: Mapping[str, Any]) -> Tuple[dict, dict]:
-    """(fixed, trainable) parameter values."""
-    fixed = {k: v for k, v in params.items() if not spec.params[k].trainable}
-    train = {k: v for k, v in params.items() if spec.params[k].trainable}
-    return fixed, train
+class ModuleState(NamedTuple):
+    """What a backend needs to build an activation object."""
+
+    fixed: Dict[str, Any]  # non-trainable values (per-channel ones as float64 arrays)
+    trainable: Dict[str, Any]  # initial values: Python floats, or float64 (num_channels,) arrays
+    channel_axis: int
+    num_channels: int
+
+
+def module_state(
+    backend: Backend, spec: ActivationSpec, params: Mapping[str, Any], options: Mapping[str, Any]
+) -> ModuleState:
+    """Split bound parameters into fixed and trainable ones, per-channel values
+    expanded to ``num_channels`` (one shared value when it is not given)."""
+    import numpy as np
+
+    n = int(options.get("num_channels") or 1)
+    fixed: Dict[str, Any] = {}
+    train: Dict[str, Any] = {}
+    for k, v in params.items():
+        p = spec.params[k]
+        value = np.asarray(per_channel_values(spec, k, v, n)) if p.per_channel else v
+        if p.trainable:
+            train[k] = value if p.per_channel else float(value)
+        else:
+            fixed[k] = value
+    axis = int(options.get("channel_axis", backend.default_channel_axis))
+    return ModuleState(fixed, train, axis, n)
 
 
 def per_channel_values(spec: ActivationSpec, key: str, value: Any, num_channels: int) -> list:

@@ -74,12 +74,9 @@ class JaxActivation:
     ) -> None:
         self.spec = spec
         self.kernel = kernel.name
-        self.channel_axis = options.get("channel_axis", backend.default_channel_axis)
-        n = options.get("num_channels") or 1
-        self.params = {
-            k: (np.asarray(_base.per_channel_values(spec, k, v, n)) if spec.params[k].per_channel else v)
-            for k, v in params.items()
-        }
+        state = _base.module_state(backend, spec, params, options)
+        self.channel_axis = state.channel_axis
+        self.params = {**state.fixed, **state.trainable}
         self._f = backend.make_function(spec, kernel, self.params, options)
         self.__doc__ = spec.summary
 
@@ -142,23 +139,12 @@ class PolyactModule(nnx.Module):
         options: Dict[str, Any],
     ) -> None:
         self.kernel = kernel.name
-        self.channel_axis = int(options.get("channel_axis", backend.default_channel_axis))
-        self.num_channels = int(options.get("num_channels") or 1)
-        fixed = []
-        for k, v in params.items():
-            p = spec.params[k]
-            if p.trainable:
-                _check_name(spec, k, type(self))
-                if p.per_channel:
-                    value = jnp.asarray(
-                        _base.per_channel_values(spec, k, v, self.num_channels), dtype=jnp.float32
-                    )
-                else:
-                    value = jnp.asarray(float(v), dtype=jnp.float32)
-                setattr(self, k, nnx.Param(value))
-            else:
-                fixed.append((k, _static(v)))
-        self._fixed = tuple(fixed)
+        state = _base.module_state(backend, spec, params, options)
+        self.channel_axis, self.num_channels = state.channel_axis, state.num_channels
+        for k, v in state.trainable.items():
+            _check_name(spec, k, type(self))
+            setattr(self, k, nnx.Param(jnp.asarray(v, dtype=jnp.float32)))
+        self._fixed = tuple((k, _static(v)) for k, v in state.fixed.items())
         self._run = backend.runner(spec, kernel.impl, {"channel_axis": self.channel_axis})
 
     def __call__(self, x: Any) -> Any:

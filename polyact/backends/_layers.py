@@ -39,11 +39,8 @@ class NumpyActivation:
     ) -> None:
         self.spec = spec
         self.kernel = kernel.name
-        n = options.get("num_channels") or 1
-        self.params = {
-            k: (np.asarray(_base.per_channel_values(spec, k, v, n)) if spec.params[k].per_channel else v)
-            for k, v in params.items()
-        }
+        state = _base.module_state(backend, spec, params, options)
+        self.params = {**state.fixed, **state.trainable}
         self._f = backend.make_function(spec, kernel, self.params, options)
         self.__doc__ = spec.docstring("numpy")
 

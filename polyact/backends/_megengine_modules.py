@@ -66,22 +66,12 @@ class PolyactModule(M.Module):
                 f"{spec.name}: MegEngine modules have no in-place variant; build it without inplace=True."
             )
         self.kernel = kernel.name
-        self.channel_axis = options.get("channel_axis", backend.default_channel_axis)
-        self.num_channels = options.get("num_channels") or 1
-        self._fixed: Dict[str, Any] = {}
+        state = _base.module_state(backend, spec, params, options)
+        self.channel_axis, self.num_channels = state.channel_axis, state.num_channels
+        self._fixed: Dict[str, Any] = state.fixed
         self._trainable = spec.trainable
-        for k, v in params.items():
-            p = spec.params[k]
-            if p.trainable:
-                if p.per_channel:
-                    value = np.asarray(
-                        _base.per_channel_values(spec, k, v, self.num_channels), dtype=np.float32
-                    )
-                else:
-                    value = np.asarray(float(v), dtype=np.float32)  # 0-d Parameter
-                setattr(self, k, mge.Parameter(value, dtype="float32"))
-            else:
-                self._fixed[k] = v
+        for k, v in state.trainable.items():  # scalars become 0-d Parameters
+            setattr(self, k, mge.Parameter(np.asarray(v, dtype=np.float32), dtype="float32"))
         self._bind(backend, kernel)
 
     def _bind(self, backend: Any, kernel: Kernel) -> None:

@@ -37,22 +37,12 @@ class PolyactModule(nn.Module):
                 f"{spec.name} has no in-place kernel on torch (kernel {kernel.name!r}). In-place "
                 "variants exist where torch has a native in-place op; build it without inplace=True."
             )
-        self.channel_axis = options.get("channel_axis", backend.default_channel_axis)
-        self.num_channels = options.get("num_channels") or 1
-        self._fixed: Dict[str, Any] = {}
+        state = _base.module_state(backend, spec, params, options)
+        self.channel_axis, self.num_channels = state.channel_axis, state.num_channels
+        self._fixed: Dict[str, Any] = state.fixed
         self._trainable = spec.trainable
-        for k, v in params.items():
-            p = spec.params[k]
-            if p.trainable:
-                if p.per_channel:
-                    value = torch.tensor(
-                        _base.per_channel_values(spec, k, v, self.num_channels), dtype=torch.float32
-                    )
-                else:
-                    value = torch.tensor(float(v), dtype=torch.float32)
-                setattr(self, k, nn.Parameter(value))
-            else:
-                self._fixed[k] = v
+        for k, v in state.trainable.items():
+            setattr(self, k, nn.Parameter(torch.tensor(v, dtype=torch.float32)))
         self._bind(backend, kernel)
 
     def _bind(self, backend: Any, kernel: Kernel) -> None:

@@ -1,0 +1,46 @@
+"""Every activation object on every backend: same values as the plain function,
+the input's dtype and shape preserved (half precision included)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import polyact as pa
+
+from .conftest import BACKENDS
+
+HALF = {
+    "numpy": ("float16",),
+    "torch": ("float16", "bfloat16"),
+    "jax": ("float16", "bfloat16"),
+    "megengine": ("float16",),
+}
+
+
+def _cases():
+    out = []
+    for name in pa.list_activations():
+        if pa.get_spec(name).kind == "structural":
+            continue
+        for b in BACKENDS:
+            for dtype in ("float32", *HALF[b]):
+                out.append(pytest.param(name, b, dtype, id=f"{name}-{b}-{dtype}"))
+    return out
+
+
+@pytest.mark.parametrize("name,backend,dtype", _cases())
+def test_object_matches_function_and_keeps_dtype(name, backend, dtype):
+    be = pa.get_backend(backend)
+    spec = pa.get_spec(name)
+    extra = {"num_channels": 3, "channel_axis": 1} if spec.per_channel else {}
+    obj = pa.get_activation(name, backend=backend, **extra)
+    x_np = np.linspace(-6.0, 6.0, 3 * 9).reshape(9, 3)
+    x = be.from_numpy(x_np, dtype)
+    y = obj(x)
+    assert be.dtype_name(y) == dtype and tuple(y.shape) == (9, 3)
+    # the module's float32 parameters equal the defaults here, so the plain function agrees
+    f = pa.get_function(name, backend=backend, kernel=getattr(obj, "kernel", "auto"), channel_axis=1)
+    expected = be.to_numpy(f(x))
+    got = be.to_numpy(y)
+    np.testing.assert_array_equal(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64))
