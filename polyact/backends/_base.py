@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from ..errors import ActivationError, BackendNotInstalledError, InvalidInputError
 from ..ops import Ops
-from ..spec import ActivationSpec, Kernel
+from ..spec import ActivationSpec, Kernel, Layer
 
 HALF = ("float16", "bfloat16")
 FLOAT = ("float16", "bfloat16", "float32", "float64")
@@ -300,6 +300,58 @@ def module_state(
             fixed[k] = value
     axis = int(options.get("channel_axis", backend.default_channel_axis))
     return ModuleState(fixed, train, axis, n)
+
+
+_SPEC_CLASSES: Dict[Tuple[str, str, type], type] = {}
+
+
+def spec_class(spec: ActivationSpec, base: type, module: str, backend: str) -> type:
+    """The class of ``spec``'s objects on a backend: a subclass of ``base`` named
+    after the activation (``leaky_relu`` -> ``LeakyRelu``), carrying the spec and
+    its generated docstring, created once and set as an attribute of ``module``
+    so that instances pickle by reference."""
+    import sys
+
+    key = (module, spec.name, base)
+    cls = _SPEC_CLASSES.get(key)
+    if cls is None or cls.spec is not spec:  # type: ignore[attr-defined]
+        name = class_name(spec.name)
+        cls = type(name, (base,), {"spec": spec, "__doc__": spec.docstring(backend), "__module__": module})
+        cls.__qualname__ = name
+        _SPEC_CLASSES[key] = cls
+        setattr(sys.modules[module], name, cls)
+    return cls
+
+
+def conv_options(layer: Layer) -> Tuple[int, int, bool]:
+    """(kernel_size, padding, bias) of a ``depthwise_conv2d`` layer."""
+    k = int(layer.option("kernel_size", 3))
+    return k, int(layer.option("padding", k // 2)), bool(layer.option("bias", True))
+
+
+def batch_norm_options(layer: Layer) -> Tuple[float, float]:
+    """(eps, momentum) of a ``batch_norm`` layer; momentum is torch's convention
+    (the weight of the batch statistic in the running average)."""
+    return float(layer.option("eps", 1e-5)), float(layer.option("momentum", 0.1))
+
+
+def build_layers(
+    backend: Backend,
+    spec: ActivationSpec,
+    params: Mapping[str, Any],
+    builders: Mapping[str, Callable[..., Any]],
+) -> Dict[str, Any]:
+    """The sub-layers of a structural activation: ``builders[layer.kind](channels, layer)``."""
+    channels = int(params[spec.channels_param])  # type: ignore[index]
+    out = {}
+    for key, layer in spec.layers.items():
+        make = builders.get(layer.kind)
+        if make is None:
+            raise ActivationError(
+                f"{spec.name} needs a {layer.kind!r} layer, which the {backend.name} backend does not provide"
+            )
+        out[key] = make(channels, layer)
+    return out
 
 
 def per_channel_values(spec: ActivationSpec, key: str, value: Any, num_channels: int) -> list:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Dict, Tuple
 
 import jax.numpy as jnp
@@ -24,8 +23,6 @@ from ..errors import ActivationError
 from ..spec import ActivationSpec, Kernel
 from . import _base
 from ._layers import format_params
-
-_CLASSES: Dict[Tuple[str, str], type] = {}
 
 # attribute names a parameter or layer may not take (they would shadow the module's own)
 _RESERVED = frozenset(
@@ -180,6 +177,22 @@ def _short(v: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- structural
+def _layer_builders(rngs: Any) -> Dict[str, Any]:
+    def depthwise_conv2d(c: int, layer: Any) -> Any:
+        k, padding, bias = _base.conv_options(layer)
+        return nnx.Conv(
+            c, c, kernel_size=(k, k), padding=padding, feature_group_count=c, use_bias=bias, rngs=rngs
+        )
+
+    def batch_norm(c: int, layer: Any) -> Any:
+        eps, momentum = _base.batch_norm_options(layer)
+        return nnx.BatchNorm(
+            c, epsilon=eps, momentum=1.0 - momentum, rngs=rngs
+        )  # flax weighs the running value
+
+    return {"depthwise_conv2d": depthwise_conv2d, "batch_norm": batch_norm}
+
+
 class PolyactStructural(nnx.Module):
     """Base of structural activations on JAX: sub-layers with state, NHWC input.
 
@@ -198,29 +211,8 @@ class PolyactStructural(nnx.Module):
         rngs = options.get("rngs") or nnx.Rngs(int(options.get("seed", 0)))
         self._params = tuple((k, _static(v)) for k, v in params.items())
         self.channel_axis = int(options.get("channel_axis", backend.default_channel_axis))
-        c = int(params[spec.channels_param])  # type: ignore[index]
-        for key, layer in spec.layers.items():
+        for key, mod in _base.build_layers(backend, spec, params, _layer_builders(rngs)).items():
             _check_name(spec, key, type(self))
-            if layer.kind == "depthwise_conv2d":
-                k = int(layer.option("kernel_size", 3))
-                mod: nnx.Module = nnx.Conv(
-                    c,
-                    c,
-                    kernel_size=(k, k),
-                    padding=int(layer.option("padding", k // 2)),
-                    feature_group_count=c,
-                    use_bias=bool(layer.option("bias", True)),
-                    rngs=rngs,
-                )
-            elif layer.kind == "batch_norm":
-                mod = nnx.BatchNorm(
-                    c,
-                    epsilon=float(layer.option("eps", 1e-5)),
-                    momentum=1.0 - float(layer.option("momentum", 0.1)),
-                    rngs=rngs,
-                )
-            else:
-                raise ActivationError(f"jax has no layer kind {layer.kind!r}")
             setattr(self, key, mod)
         self._backend = backend
 
@@ -330,25 +322,13 @@ def torch_state(module: Any) -> Dict[str, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- building
-def _class_for(spec: ActivationSpec, base: type) -> type:
-    key = (spec.name, base.__name__)
-    cls = _CLASSES.get(key)
-    if cls is None or cls.spec is not spec:
-        name = _base.class_name(spec.name)
-        cls = type(name, (base,), {"spec": spec, "__doc__": spec.summary, "__module__": __name__})
-        cls.__qualname__ = name
-        _CLASSES[key] = cls
-        setattr(sys.modules[__name__], name, cls)  # picklable by reference
-    return cls
-
-
 def build_module(
     backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
 ) -> Any:
     if spec.kind == "structural":
-        return _class_for(spec, PolyactStructural)(backend, spec, params, options)
+        return _base.spec_class(spec, PolyactStructural, __name__, "jax")(backend, spec, params, options)
     if spec.trainable:
-        return _class_for(spec, PolyactModule)(backend, spec, kernel, params, options)
+        return _base.spec_class(spec, PolyactModule, __name__, "jax")(backend, spec, kernel, params, options)
     return JaxActivation(backend, spec, kernel, params, options)
 
 

@@ -62,11 +62,10 @@ class DepthwiseConv2d:
     """Depthwise 2-D convolution (groups = channels), torch's default init."""
 
     def __init__(self, channels: int, layer: Layer, rng: Any) -> None:
-        k = int(layer.option("kernel_size", 3))
-        self.padding = int(layer.option("padding", k // 2))
+        k, self.padding, bias = _base.conv_options(layer)
         bound = 1.0 / k  # kaiming_uniform(a=sqrt(5)) with fan_in = k*k
         self.weight = rng.uniform(-bound, bound, size=(channels, 1, k, k))
-        self.bias = rng.uniform(-bound, bound, size=(channels,)) if layer.option("bias", True) else None
+        self.bias = rng.uniform(-bound, bound, size=(channels,)) if bias else None
 
     def state(self) -> Dict[str, Any]:
         out = {"weight": self.weight}
@@ -94,8 +93,7 @@ class BatchNorm:
     """Batch normalisation over every axis but the channel axis (axis 1 here)."""
 
     def __init__(self, channels: int, layer: Layer, rng: Any) -> None:
-        self.eps = float(layer.option("eps", 1e-5))
-        self.momentum = float(layer.option("momentum", 0.1))
+        self.eps, self.momentum = _base.batch_norm_options(layer)
         self.weight = np.ones(channels)
         self.bias = np.zeros(channels)
         self.running_mean = np.zeros(channels)
@@ -144,9 +142,9 @@ class NumpyStructural:
         self.spec = spec
         self.params = dict(params)
         self.channel_axis = options.get("channel_axis", backend.default_channel_axis)
-        channels = int(params[spec.channels_param])  # type: ignore[index]
         rng = np.random.default_rng(options.get("seed", 0))
-        self.layers = {k: LAYERS[layer.kind](channels, layer, rng) for k, layer in spec.layers.items()}
+        builders = {kind: (lambda c, layer, cls=cls: cls(c, layer, rng)) for kind, cls in LAYERS.items()}
+        self.layers = _base.build_layers(backend, spec, params, builders)
         self._backend = backend
         self.training = False
 

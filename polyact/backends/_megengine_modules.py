@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Dict
 
 import megengine as mge
@@ -16,7 +15,6 @@ from . import _base
 from ._layers import format_params
 from .megengine import NAME, torch_momentum_to_megengine
 
-_CLASSES: Dict[str, type] = {}
 _RUNTIME = ("_run", "_backend")
 
 
@@ -117,6 +115,21 @@ class PolyactModule(M.Module):
         return ", ".join(p for p in parts if p)
 
 
+def _depthwise_conv2d(c: int, layer: Any) -> Any:
+    k, padding, bias = _base.conv_options(layer)
+    return M.Conv2d(c, c, k, padding=padding, groups=c, bias=bias)
+
+
+def _batch_norm(c: int, layer: Any) -> Any:
+    # the spec's momentum follows torch (weight of the batch statistic);
+    # MegEngine's weighs the running value: torch 0.1 == MegEngine 0.9
+    eps, momentum = _base.batch_norm_options(layer)
+    return M.BatchNorm2d(c, eps=eps, momentum=torch_momentum_to_megengine(momentum))
+
+
+_LAYERS = {"depthwise_conv2d": _depthwise_conv2d, "batch_norm": _batch_norm}
+
+
 class PolyactStructural(M.Module):
     """Base of structural activations (sub-layers with state), NCHW by default.
 
@@ -135,26 +148,8 @@ class PolyactStructural(M.Module):
             mge.random.seed(int(options["seed"]))
         self.params = dict(params)
         self.channel_axis = options.get("channel_axis", 1)
-        c = int(params[spec.channels_param])  # type: ignore[index]
-        self.channels = c
-        for key, layer in spec.layers.items():
-            if layer.kind == "depthwise_conv2d":
-                k = int(layer.option("kernel_size", 3))
-                mod: M.Module = M.Conv2d(
-                    c,
-                    c,
-                    k,
-                    padding=int(layer.option("padding", k // 2)),
-                    groups=c,
-                    bias=bool(layer.option("bias", True)),
-                )
-            elif layer.kind == "batch_norm":
-                # the spec's momentum follows torch (weight of the batch statistic);
-                # MegEngine's weighs the running value: torch 0.1 == MegEngine 0.9
-                momentum = torch_momentum_to_megengine(layer.option("momentum", 0.1))
-                mod = M.BatchNorm2d(c, eps=float(layer.option("eps", 1e-5)), momentum=momentum)
-            else:
-                raise ActivationError(f"MegEngine has no layer kind {layer.kind!r}")
+        self.channels = int(params[spec.channels_param])  # type: ignore[index]
+        for key, mod in _base.build_layers(backend, spec, params, _LAYERS).items():
             setattr(self, key, mod)
         object.__setattr__(self, "_backend", backend)
 
@@ -232,21 +227,9 @@ class PolyactStructural(M.Module):
         return format_params(self.params)
 
 
-def _class_for(spec: ActivationSpec, base: type) -> type:
-    cls = _CLASSES.get(spec.name)
-    if cls is None or cls.spec is not spec or not issubclass(cls, base):
-        name = _base.class_name(spec.name)
-        doc = spec.docstring(NAME) if hasattr(spec, "docstring") else spec.summary
-        cls = type(name, (base,), {"spec": spec, "__doc__": doc, "__module__": __name__})
-        cls.__qualname__ = name
-        _CLASSES[spec.name] = cls
-        setattr(sys.modules[__name__], name, cls)  # picklable by reference
-    return cls
-
-
 def build_module(
     backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
 ) -> M.Module:
     if spec.kind == "structural":
-        return _class_for(spec, PolyactStructural)(backend, spec, params, options)
-    return _class_for(spec, PolyactModule)(backend, spec, kernel, params, options)
+        return _base.spec_class(spec, PolyactStructural, __name__, NAME)(backend, spec, params, options)
+    return _base.spec_class(spec, PolyactModule, __name__, NAME)(backend, spec, kernel, params, options)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Dict
 
 import torch
@@ -12,8 +11,6 @@ from ..errors import ActivationError
 from ..spec import ActivationSpec, Kernel
 from . import _base
 from ._layers import format_params
-
-_CLASSES: Dict[str, type] = {}
 
 
 class PolyactModule(nn.Module):
@@ -82,6 +79,19 @@ class PolyactModule(nn.Module):
         return ", ".join(p for p in parts if p)
 
 
+def _depthwise_conv2d(c: int, layer: Any) -> nn.Module:
+    k, padding, bias = _base.conv_options(layer)
+    return nn.Conv2d(c, c, k, padding=padding, groups=c, bias=bias)
+
+
+def _batch_norm(c: int, layer: Any) -> nn.Module:
+    eps, momentum = _base.batch_norm_options(layer)
+    return nn.BatchNorm2d(c, eps=eps, momentum=momentum)
+
+
+_LAYERS = {"depthwise_conv2d": _depthwise_conv2d, "batch_norm": _batch_norm}
+
+
 class PolyactStructural(nn.Module):
     """Base of structural activations (sub-layers with state)."""
 
@@ -95,24 +105,7 @@ class PolyactStructural(nn.Module):
             torch.manual_seed(int(options["seed"]))
         self.params = dict(params)
         self.channel_axis = options.get("channel_axis", 1)
-        c = int(params[spec.channels_param])  # type: ignore[index]
-        for key, layer in spec.layers.items():
-            if layer.kind == "depthwise_conv2d":
-                k = int(layer.option("kernel_size", 3))
-                mod: nn.Module = nn.Conv2d(
-                    c,
-                    c,
-                    k,
-                    padding=int(layer.option("padding", k // 2)),
-                    groups=c,
-                    bias=bool(layer.option("bias", True)),
-                )
-            elif layer.kind == "batch_norm":
-                mod = nn.BatchNorm2d(
-                    c, eps=float(layer.option("eps", 1e-5)), momentum=float(layer.option("momentum", 0.1))
-                )
-            else:
-                raise ActivationError(f"torch has no layer kind {layer.kind!r}")
+        for key, mod in _base.build_layers(backend, spec, params, _LAYERS).items():
             self.add_module(key, mod)
         self._backend = backend
 
@@ -135,20 +128,9 @@ class PolyactStructural(nn.Module):
         return format_params(self.params)
 
 
-def _class_for(spec: ActivationSpec, base: type) -> type:
-    cls = _CLASSES.get(spec.name)
-    if cls is None or cls.spec is not spec:
-        name = _base.class_name(spec.name)
-        cls = type(name, (base,), {"spec": spec, "__doc__": spec.docstring("torch"), "__module__": __name__})
-        cls.__qualname__ = name
-        _CLASSES[spec.name] = cls
-        setattr(sys.modules[__name__], name, cls)  # picklable by reference
-    return cls
-
-
 def build_module(
     backend: Any, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
 ) -> nn.Module:
     if spec.kind == "structural":
-        return _class_for(spec, PolyactStructural)(backend, spec, params, options)
-    return _class_for(spec, PolyactModule)(backend, spec, kernel, params, options)
+        return _base.spec_class(spec, PolyactStructural, __name__, "torch")(backend, spec, params, options)
+    return _base.spec_class(spec, PolyactModule, __name__, "torch")(backend, spec, kernel, params, options)
