@@ -25,8 +25,11 @@ setup_main() {
   fi
   local py=${PYTHON311:-}
   if [ -z "$py" ]; then
-    for c in python3.11 python3; do
-      if command -v "$c" >/dev/null && "$c" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then py=$(command -v "$c"); break; fi
+    for c in python3.11 python3 /usr/bin/python3.11 "$HOME"/.pyenv/versions/3.11*/bin/python3.11; do
+      if command -v "$c" >/dev/null 2>&1 \
+        && "$c" -c 'import sys, ensurepip, venv; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+        py=$(command -v "$c"); break
+      fi
     done
   fi
   [ -n "$py" ] || { echo "[setup] no Python 3.11 found" >&2; return 1; }
