@@ -437,3 +437,17 @@ def test_cli_list_and_show():
     r = run("show", "mihs")
     assert r.returncode == 2 and "Did you mean: mish?" in r.stderr
     assert callable(cli.main)
+
+
+def test_scalar_primitives_follow_ieee_on_every_backend():
+    """Formulas apply ops to Python-float parameters: no exception where a tensor gives inf/NaN."""
+    import math
+
+    for b in BACKENDS:
+        ops = pa.get_backend(b).ops
+        assert ops.exp(1000.0) == math.inf and ops.expm1(1000.0) == math.inf
+        assert ops.log(0.0) == -math.inf and math.isnan(ops.log(-1.0))
+        assert ops.log1p(-1.0) == -math.inf and math.isnan(ops.sqrt(-1.0))
+        assert ops.sigmoid(-1000.0) == 0.0 and ops.sigmoid(1000.0) == 1.0
+        assert math.isnan(ops.sign(float("nan"))) and ops.sign(-2.0) == -1.0
+        assert isinstance(ops.expm1(-0.5), float)  # stays a Python float: no dtype promotion

@@ -14,13 +14,13 @@ on; the backend never flips that flag.
 
 from __future__ import annotations
 
-import math
 import numbers
 import sys
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _scalar as S
 from ..errors import ActivationError
 from ..ops import Ops
 from ..spec import ActivationSpec, Kernel
@@ -34,31 +34,6 @@ def _is_scalar(x: Any) -> bool:
     if isinstance(x, np.generic):
         return True
     return isinstance(x, numbers.Real) and not hasattr(x, "shape")
-
-
-def _scalar(fn: Any, x: Any) -> float:
-    """``fn`` on a Python number in float64, returned as a Python float (inf/NaN
-    instead of the exceptions ``math`` raises)."""
-    with np.errstate(all="ignore"):
-        return float(fn(np.float64(x)))
-
-
-def _scalar_sigmoid(v: float) -> float:
-    v = float(v)
-    if math.isnan(v):
-        return v
-    if v >= 0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = math.exp(v) if v > -745.2 else 0.0
-    return e / (1.0 + e)
-
-
-def _scalar_erf(v: Any) -> float:
-    return math.erf(float(v))
-
-
-def _scalar_erfc(v: Any) -> float:
-    return math.erfc(float(v))
 
 
 class JaxOps(Ops):
@@ -76,50 +51,50 @@ class JaxOps(Ops):
         self._erfc_fn = jsp.erfc
 
     def _u(self, jf: Any, sf: Any, x: Any) -> Any:
-        return sf(x) if _is_scalar(x) else jf(x)
+        return sf(float(x)) if _is_scalar(x) else jf(x)
 
     def exp(self, x: Any) -> Any:
-        return self._u(self.jnp.exp, lambda v: _scalar(np.exp, v), x)
+        return self._u(self.jnp.exp, S.exp, x)
 
     def expm1(self, x: Any) -> Any:
-        return self._u(self.jnp.expm1, lambda v: _scalar(np.expm1, v), x)
+        return self._u(self.jnp.expm1, S.expm1, x)
 
     def log(self, x: Any) -> Any:
-        return self._u(self.jnp.log, lambda v: _scalar(np.log, v), x)
+        return self._u(self.jnp.log, S.log, x)
 
     def log1p(self, x: Any) -> Any:
-        return self._u(self.jnp.log1p, lambda v: _scalar(np.log1p, v), x)
+        return self._u(self.jnp.log1p, S.log1p, x)
 
     def sqrt(self, x: Any) -> Any:
-        return self._u(self.jnp.sqrt, lambda v: _scalar(np.sqrt, v), x)
+        return self._u(self.jnp.sqrt, S.sqrt, x)
 
     def tanh(self, x: Any) -> Any:
-        return self._u(self.jnp.tanh, lambda v: _scalar(np.tanh, v), x)
+        return self._u(self.jnp.tanh, S.tanh, x)
 
     def sigmoid(self, x: Any) -> Any:
         # jax.nn.sigmoid is lax.logistic: stable for every x, derivative s(x)*s(-x)
-        return self._u(self.j.nn.sigmoid, _scalar_sigmoid, x)
+        return self._u(self.j.nn.sigmoid, S.sigmoid, x)
 
     def erf(self, x: Any) -> Any:
-        return self._u(self._erf_fn, _scalar_erf, x)
+        return self._u(self._erf_fn, S.erf, x)
 
     def erfc(self, x: Any) -> Any:
-        return self._u(self._erfc_fn, _scalar_erfc, x)
+        return self._u(self._erfc_fn, S.erfc, x)
 
     def sin(self, x: Any) -> Any:
-        return self._u(self.jnp.sin, lambda v: _scalar(np.sin, v), x)
+        return self._u(self.jnp.sin, S.sin, x)
 
     def cos(self, x: Any) -> Any:
-        return self._u(self.jnp.cos, lambda v: _scalar(np.cos, v), x)
+        return self._u(self.jnp.cos, S.cos, x)
 
     def abs(self, x: Any) -> Any:
-        return self._u(self.jnp.abs, lambda v: abs(float(v)), x)
+        return self._u(self.jnp.abs, S.abs_, x)
 
     def sign(self, x: Any) -> Any:
-        return self._u(self.jnp.sign, lambda v: _scalar(np.sign, v), x)
+        return self._u(self.jnp.sign, S.sign, x)
 
     def isnan(self, x: Any) -> Any:
-        return self._u(self.jnp.isnan, lambda v: math.isnan(float(v)), x)
+        return self._u(self.jnp.isnan, S.isnan, x)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         if isinstance(cond, (bool, np.bool_)):
@@ -128,12 +103,12 @@ class JaxOps(Ops):
 
     def maximum(self, a: Any, b: Any) -> Any:
         if _is_scalar(a) and _is_scalar(b):
-            return _scalar(lambda v: np.maximum(v, np.float64(b)), a)
+            return S.maximum(float(a), float(b))
         return self.jnp.maximum(a, b)
 
     def minimum(self, a: Any, b: Any) -> Any:
         if _is_scalar(a) and _is_scalar(b):
-            return _scalar(lambda v: np.minimum(v, np.float64(b)), a)
+            return S.minimum(float(a), float(b))
         return self.jnp.minimum(a, b)
 
     def softplus(self, x: Any) -> Any:

@@ -26,11 +26,11 @@ on (checked against the 1.13.0 sources and by running them):
 from __future__ import annotations
 
 import importlib
-import math
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _scalar as S
 from ..errors import InvalidInputError
 from ..ops import Ops
 from ..spec import ActivationSpec, Kernel
@@ -43,62 +43,6 @@ def torch_momentum_to_megengine(momentum: float) -> float:
     """BatchNorm momentum: torch's weight of the batch statistic -> MegEngine's
     weight of the running value (``M.BatchNorm2d`` keeps ``m * running + (1 - m) * batch``)."""
     return 1.0 - float(momentum)
-
-
-# --------------------------------------------------------------------------- scalar helpers
-def _s_exp(v: float) -> float:
-    try:
-        return math.exp(v)
-    except OverflowError:
-        return math.inf
-
-
-def _s_expm1(v: float) -> float:
-    try:
-        return math.expm1(v)
-    except OverflowError:
-        return math.inf
-
-
-def _s_log(v: float) -> float:
-    if v > 0 or math.isnan(v):
-        return math.log(v)
-    return -math.inf if v == 0 else math.nan
-
-
-def _s_log1p(v: float) -> float:
-    if v > -1 or math.isnan(v):
-        return math.log1p(v)
-    return -math.inf if v == -1 else math.nan
-
-
-def _s_sqrt(v: float) -> float:
-    return math.sqrt(v) if v >= 0 or math.isnan(v) else math.nan
-
-
-def _s_sigmoid(v: float) -> float:
-    if v >= 0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = _s_exp(v)
-    return e / (1.0 + e)
-
-
-def _s_sign(v: float) -> float:
-    if math.isnan(v):
-        return math.nan
-    return float((v > 0) - (v < 0))
-
-
-def _s_max(a: float, b: float) -> float:
-    if math.isnan(a) or math.isnan(b):
-        return math.nan
-    return a if a >= b else b
-
-
-def _s_min(a: float, b: float) -> float:
-    if math.isnan(a) or math.isnan(b):
-        return math.nan
-    return a if a <= b else b
 
 
 def _is_float(dtype: Any) -> bool:
@@ -132,46 +76,46 @@ class MegEngineOps(Ops):
 
     # ------------------------------------------------------------ primitives
     def exp(self, x: Any) -> Any:
-        return self._u(self.F.exp, _s_exp, x)
+        return self._u(self.F.exp, S.exp, x)
 
     def expm1(self, x: Any) -> Any:
-        return self._u(self.F.expm1, _s_expm1, x)
+        return self._u(self.F.expm1, S.expm1, x)
 
     def log(self, x: Any) -> Any:
-        return self._u(self.F.log, _s_log, x)
+        return self._u(self.F.log, S.log, x)
 
     def log1p(self, x: Any) -> Any:
-        return self._u(self.F.log1p, _s_log1p, x)
+        return self._u(self.F.log1p, S.log1p, x)
 
     def sqrt(self, x: Any) -> Any:
-        return self._u(self.F.sqrt, _s_sqrt, x)
+        return self._u(self.F.sqrt, S.sqrt, x)
 
     def tanh(self, x: Any) -> Any:
-        return self._u(self.F.tanh, math.tanh, x)
+        return self._u(self.F.tanh, S.tanh, x)
 
     def sigmoid(self, x: Any) -> Any:
         if not isinstance(x, self.T):
-            return _s_sigmoid(x)
+            return S.sigmoid(x)
         pos = x >= 0
         sn = self.F.sigmoid(self.where(pos, -x, x))  # sigmoid(-|x|) <= 1/2; NaN stays NaN
         # for x >= 0: sigmoid(x) = 1 - sigmoid(-x), whose gradient is sn * (1 - sn): no cancellation
         return self.where(pos, 1.0 - sn, sn)
 
     def erf(self, x: Any) -> Any:
-        return self._u(self._erf, math.erf, x)
+        return self._u(self._erf, S.erf, x)
 
     def erfc(self, x: Any) -> Any:
-        return self._u(self._erfc, math.erfc, x)
+        return self._u(self._erfc, S.erfc, x)
 
     def sin(self, x: Any) -> Any:
-        return self._u(self.F.sin, math.sin, x)
+        return self._u(self.F.sin, S.sin, x)
 
     def cos(self, x: Any) -> Any:
-        return self._u(self.F.cos, math.cos, x)
+        return self._u(self.F.cos, S.cos, x)
 
     def sign(self, x: Any) -> Any:
         if not isinstance(x, self.T):
-            return _s_sign(x)
+            return S.sign(x)
         xd = x.detach()
         # F.sign(NaN) is 0; the sign carries no gradient (as in torch and JAX)
         return self.where(self.F.isnan(xd), xd, self.F.sign(xd))
@@ -183,7 +127,7 @@ class MegEngineOps(Ops):
         return x * self.sign(x)
 
     def isnan(self, x: Any) -> Any:
-        return self._u(self.F.isnan, math.isnan, x)
+        return self._u(self.F.isnan, S.isnan, x)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         if isinstance(cond, (bool, np.bool_)):
@@ -215,12 +159,12 @@ class MegEngineOps(Ops):
 
     def maximum(self, a: Any, b: Any) -> Any:
         if not isinstance(a, self.T) and not isinstance(b, self.T):
-            return _s_max(a, b)
+            return S.maximum(a, b)
         return self.F.maximum(a, b)
 
     def minimum(self, a: Any, b: Any) -> Any:
         if not isinstance(a, self.T) and not isinstance(b, self.T):
-            return _s_min(a, b)
+            return S.minimum(a, b)
         return self.F.minimum(a, b)
 
     # ------------------------------------------------------------ derived helpers

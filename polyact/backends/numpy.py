@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from .. import _scalar as S
 from ..ops import Ops
 from ..spec import ActivationSpec, Kernel
 from . import _base
@@ -51,29 +52,29 @@ class NumpyOps(Ops):
 
     # Python numbers stay Python numbers (a NumPy float64 scalar would promote
     # float32 arrays to float64 under NumPy 2's promotion rules).
-    exp = _unary(np.exp, math.exp)
-    expm1 = _unary(np.expm1, math.expm1)
-    log = _unary(np.log, math.log)
-    log1p = _unary(np.log1p, math.log1p)
-    sqrt = _unary(np.sqrt, math.sqrt)
-    tanh = _unary(np.tanh, math.tanh)
-    sin = _unary(np.sin, math.sin)
-    cos = _unary(np.cos, math.cos)
-    abs = _unary(np.abs, abs)
-    sign = _unary(np.sign, lambda v: float((v > 0) - (v < 0)) if v == v else v)
-    isnan = _unary(np.isnan, math.isnan)
+    exp = _unary(np.exp, S.exp)
+    expm1 = _unary(np.expm1, S.expm1)
+    log = _unary(np.log, S.log)
+    log1p = _unary(np.log1p, S.log1p)
+    sqrt = _unary(np.sqrt, S.sqrt)
+    tanh = _unary(np.tanh, S.tanh)
+    sin = _unary(np.sin, S.sin)
+    cos = _unary(np.cos, S.cos)
+    abs = _unary(np.abs, S.abs_)
+    sign = _unary(np.sign, S.sign)
+    isnan = _unary(np.isnan, S.isnan)
     maximum = staticmethod(np.maximum)
     minimum = staticmethod(np.minimum)
 
     def erf(self, x: Any) -> Any:
-        return math.erf(x) if isinstance(x, (int, float)) else self._erf(x)
+        return S.erf(x) if isinstance(x, (int, float)) else self._erf(x)
 
     def erfc(self, x: Any) -> Any:
-        return math.erfc(x) if isinstance(x, (int, float)) else self._erfc(x)
+        return S.erfc(x) if isinstance(x, (int, float)) else self._erfc(x)
 
     def sigmoid(self, x: Any) -> Any:
         if isinstance(x, (int, float)):
-            return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+            return S.sigmoid(x)
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 

@@ -8,23 +8,16 @@ accept ``inplace=True`` where a native in-place kernel exists.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from .. import _scalar as S
 from ..ops import Ops
 from ..spec import ActivationSpec, Kernel
 from . import _base
 
 NAME = "torch"
-
-
-def _scalar_sigmoid(v: float) -> float:
-    if v >= 0:
-        return 1.0 / (1.0 + math.exp(-v))
-    e = math.exp(v)
-    return e / (1.0 + e)
 
 
 class TorchOps(Ops):
@@ -39,46 +32,46 @@ class TorchOps(Ops):
         return tf(x) if isinstance(x, self.T) else sf(x)
 
     def exp(self, x: Any) -> Any:
-        return self._u(self.t.exp, math.exp, x)
+        return self._u(self.t.exp, S.exp, x)
 
     def expm1(self, x: Any) -> Any:
-        return self._u(self.t.expm1, math.expm1, x)
+        return self._u(self.t.expm1, S.expm1, x)
 
     def log(self, x: Any) -> Any:
-        return self._u(self.t.log, math.log, x)
+        return self._u(self.t.log, S.log, x)
 
     def log1p(self, x: Any) -> Any:
-        return self._u(self.t.log1p, math.log1p, x)
+        return self._u(self.t.log1p, S.log1p, x)
 
     def sqrt(self, x: Any) -> Any:
-        return self._u(self.t.sqrt, math.sqrt, x)
+        return self._u(self.t.sqrt, S.sqrt, x)
 
     def tanh(self, x: Any) -> Any:
-        return self._u(self.t.tanh, math.tanh, x)
+        return self._u(self.t.tanh, S.tanh, x)
 
     def sigmoid(self, x: Any) -> Any:
-        return self._u(self.t.sigmoid, _scalar_sigmoid, x)
+        return self._u(self.t.sigmoid, S.sigmoid, x)
 
     def erf(self, x: Any) -> Any:
-        return self._u(self.t.special.erf, math.erf, x)
+        return self._u(self.t.special.erf, S.erf, x)
 
     def erfc(self, x: Any) -> Any:
-        return self._u(self.t.special.erfc, math.erfc, x)
+        return self._u(self.t.special.erfc, S.erfc, x)
 
     def sin(self, x: Any) -> Any:
-        return self._u(self.t.sin, math.sin, x)
+        return self._u(self.t.sin, S.sin, x)
 
     def cos(self, x: Any) -> Any:
-        return self._u(self.t.cos, math.cos, x)
+        return self._u(self.t.cos, S.cos, x)
 
     def abs(self, x: Any) -> Any:
-        return self._u(self.t.abs, abs, x)
+        return self._u(self.t.abs, S.abs_, x)
 
     def sign(self, x: Any) -> Any:
-        return self._u(self.t.sign, lambda v: float(np.sign(v)), x)
+        return self._u(self.t.sign, S.sign, x)
 
     def isnan(self, x: Any) -> Any:
-        return self._u(self.t.isnan, math.isnan, x)
+        return self._u(self.t.isnan, S.isnan, x)
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         if isinstance(cond, (bool, np.bool_)):
