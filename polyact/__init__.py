@@ -28,6 +28,7 @@ from .registry import (
     apply,
     available_backends,
     describe,
+    from_config,
     get_activation,
     get_backend,
     get_function,
@@ -38,6 +39,7 @@ from .registry import (
     load_plugins,
     register_activation,
     register_kernel,
+    to_config,
     unregister_activation,
 )
 from .spec import (
@@ -86,6 +88,7 @@ __all__ = [
     "apply",
     "available_backends",
     "describe",
+    "from_config",
     "get_activation",
     "get_backend",
     "get_function",
@@ -101,5 +104,6 @@ __all__ = [
     "real",
     "register_activation",
     "register_kernel",
+    "to_config",
     "unregister_activation",
 ]

@@ -27,6 +27,8 @@ from .spec import ActivationSpec, Kernel, Param
 __all__ = [
     "apply",
     "available_backends",
+    "from_config",
+    "to_config",
     "describe",
     "get_activation",
     "get_backend",
@@ -428,7 +430,48 @@ def get_activation(name: str, backend: str, kernel: str = "auto", **params: Any)
     params, options = _split_options(spec, dict(params))
     bound = spec.bind(params)
     k = _select(spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy", params=bound)
-    return b.make_module(spec, k, bound, options)
+    obj = b.make_module(spec, k, bound, options)
+    config = {"name": spec.name}
+    config.update({n: _plain(v) for n, v in bound.items() if not spec.params[n].trainable})
+    config.update({n: v for n, v in options.items() if n in ("num_channels", "channel_axis", "inplace")})
+    if kernel != "auto":
+        config["kernel"] = kernel
+    obj.polyact_config = config
+    return obj
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-friendly copy of a parameter value."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(e) for e in v]
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return v
+
+
+def to_config(obj: Any) -> Dict[str, Any]:
+    """Plain JSON describing an activation object built by :func:`get_activation`:
+    its name, non-trainable parameters and build options. Trainable values travel
+    in the framework's own state dict; rebuild with :func:`from_config`.
+
+    >>> import polyact as pa
+    >>> pa.to_config(pa.get_activation("leaky_relu", backend="numpy", negative_slope=0.1))
+    {'name': 'leaky_relu', 'negative_slope': 0.1}
+    """
+    config = getattr(obj, "polyact_config", None)
+    if not isinstance(config, dict):
+        raise ActivationError(
+            f"to_config takes an object built by polyact.get_activation. Received: {type(obj).__qualname__}"
+        )
+    return dict(config)
+
+
+def from_config(config: Mapping[str, Any], backend: str) -> Any:
+    """Rebuild an activation from :func:`to_config`'s output, on any backend."""
+    if not isinstance(config, Mapping) or "name" not in config:
+        raise ActivationError(f"a polyact config is a mapping with a 'name'. Received: {config!r}")
+    rest = dict(config)
+    return get_activation(rest.pop("name"), backend, **rest)
 
 
 def get_function(name: str, backend: str, kernel: str = "auto", **params: Any) -> Callable[..., Any]:

@@ -44,3 +44,41 @@ def test_object_matches_function_and_keeps_dtype(name, backend, dtype):
     expected = be.to_numpy(f(x))
     got = be.to_numpy(y)
     np.testing.assert_array_equal(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64))
+
+
+CONFIG_CASES = [
+    ("leaky_relu", {"negative_slope": 0.1}),
+    ("laplace", {"mu": 0.0, "sigma": 2.0}),
+    ("srelu", {"num_channels": 3, "channel_axis": 1}),
+    ("soft_exponential", {"alpha": 0.25}),
+    ("mish", {"kernel": "composed"}),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name,kwargs", CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])
+def test_config_round_trip_across_backends(backend, name, kwargs):
+    import json
+
+    obj = pa.get_activation(name, backend=backend, **kwargs)
+    config = pa.to_config(obj)
+    assert json.loads(json.dumps(config)) == config and config["name"] == name
+    spec = pa.get_spec(name)
+    for k, v in kwargs.items():
+        if k not in spec.params or not spec.params[k].trainable:
+            assert config[k] == v
+    be = pa.get_backend(backend)
+    x = be.from_numpy(np.linspace(-3, 3, 12).reshape(4, 3), "float32")
+    for other in BACKENDS:  # the same config builds the same function anywhere
+        twin = pa.from_config(config, backend=other)
+        assert pa.to_config(twin) == config
+    if not spec.trainable:
+        twin = pa.from_config(config, backend=backend)
+        np.testing.assert_array_equal(be.to_numpy(twin(x)), be.to_numpy(obj(x)))
+
+
+def test_to_config_rejects_foreign_objects():
+    with pytest.raises(pa.ActivationError, match="built by polyact.get_activation"):
+        pa.to_config(object())
+    with pytest.raises(pa.ActivationError, match="mapping with a 'name'"):
+        pa.from_config({"negative_slope": 0.1}, backend="numpy")
