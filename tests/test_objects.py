@@ -78,7 +78,7 @@ def test_config_round_trip_across_backends(backend, name, kwargs):
 
 
 def test_to_config_rejects_foreign_objects():
-    with pytest.raises(pa.ActivationError, match="built by polyact.get_activation"):
+    with pytest.raises(pa.ActivationError, match=r"built by polyact\.get_activation"):
         pa.to_config(object())
     with pytest.raises(pa.ActivationError, match="mapping with a 'name'"):
         pa.from_config({"negative_slope": 0.1}, backend="numpy")
