@@ -28,6 +28,7 @@ demo: env
 
 test: env
 	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
 	$(MAKE) --no-print-directory test-main || status=1; \
 	$(MAKE) --no-print-directory test-megengine || status=1; \
 	exit $$status
@@ -44,8 +45,9 @@ test-megengine: env-megengine
 		$(MGE) -m pytest tests $(PYTEST_FLAGS)
 
 lint: env-main
-	$(MAIN) -m ruff check polyact tests scripts
-	$(MAIN) -m ruff format --check polyact tests scripts
+	@echo "== ruff"
+	@$(MAIN) -m ruff check polyact tests scripts
+	@$(MAIN) -m ruff format --check polyact tests scripts
 
 format: env-main
 	$(MAIN) -m ruff format polyact tests scripts
