@@ -82,3 +82,17 @@ def test_to_config_rejects_foreign_objects():
         pa.to_config(object())
     with pytest.raises(pa.ActivationError, match="mapping with a 'name'"):
         pa.from_config({"negative_slope": 0.1}, backend="numpy")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_objects_pickle(backend):
+    import pickle
+
+    be = pa.get_backend(backend)
+    obj = pa.get_activation("leaky_relu", backend=backend, negative_slope=0.1)
+    twin = pickle.loads(pickle.dumps(obj))
+    x = be.from_numpy(np.array([-2.0, 3.0]), "float32")
+    assert repr(twin) == repr(obj) and "negative_slope: slope for x < 0" in type(twin).__doc__ + (
+        twin.__doc__ or ""
+    )
+    np.testing.assert_allclose(be.to_numpy(twin(x)), [-0.2, 3.0], rtol=1e-7)

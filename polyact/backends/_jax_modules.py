@@ -22,7 +22,7 @@ from flax import nnx
 from ..errors import ActivationError
 from ..spec import ActivationSpec, Kernel
 from . import _base
-from ._layers import format_params
+from ._layers import FunctionActivation, format_params
 
 # attribute names a parameter or layer may not take (they would shadow the module's own)
 _RESERVED = frozenset(
@@ -53,32 +53,13 @@ def _check_name(spec: ActivationSpec, key: str, base: type) -> None:
 
 
 # --------------------------------------------------------------------------- pure callable
-class JaxActivation:
+class JaxActivation(FunctionActivation):
     """A stateless JAX activation: call it on an array (under jit, grad, vmap too).
 
     ``params`` holds its parameters. Two instances with the same activation,
     kernel and parameters compare equal and hash alike, so they can be static
     arguments and ``nnx`` static attributes without recompiling.
     """
-
-    def __init__(
-        self,
-        backend: Any,
-        spec: ActivationSpec,
-        kernel: Kernel,
-        params: Dict[str, Any],
-        options: Dict[str, Any],
-    ) -> None:
-        self.spec = spec
-        self.kernel = kernel.name
-        state = _base.module_state(backend, spec, params, options)
-        self.channel_axis = state.channel_axis
-        self.params = {**state.fixed, **state.trainable}
-        self._f = backend.make_function(spec, kernel, self.params, options)
-        self.__doc__ = spec.summary
-
-    def __call__(self, x: Any) -> Any:
-        return self._f(x)
 
     def _key(self) -> Tuple[Any, ...]:
         params = []
@@ -91,29 +72,11 @@ class JaxActivation:
             params.append((k, v))
         return (id(self.spec), self.kernel, self.channel_axis, tuple(params))
 
-    def __getstate__(self) -> Dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_f", None)
-        state["spec"] = self.spec.name  # specs hold lambdas; the registry has the spec
-        return state
-
-    def __setstate__(self, state: Dict[str, Any]) -> None:
-        from .. import registry
-
-        self.__dict__.update(state)
-        self.spec = registry.get_spec(state["spec"])
-        backend = registry.get_backend("jax")
-        kernel = registry.kernels(self.spec.name, "jax")[self.kernel]
-        self._f = backend.make_function(self.spec, kernel, self.params, {"channel_axis": self.channel_axis})
-
     def __eq__(self, other: Any) -> bool:
         return type(other) is type(self) and other._key() == self._key()
 
     def __hash__(self) -> int:
         return hash(self._key())
-
-    def __repr__(self) -> str:
-        return f"{_base.class_name(self.spec.name)}({format_params(self.params)})"
 
 
 # --------------------------------------------------------------------------- trainable

@@ -26,8 +26,10 @@ def _short(v: Any) -> str:
     return repr(v)
 
 
-class NumpyActivation:
-    """A NumPy activation: call it on an array. ``params`` holds its parameters."""
+class FunctionActivation:
+    """An activation object that is a plain function with bound parameters
+    (NumPy objects, stateless JAX objects). ``params`` holds its parameters;
+    it pickles by activation name (specs hold functions, the registry has them)."""
 
     def __init__(
         self,
@@ -38,17 +40,38 @@ class NumpyActivation:
         options: Dict[str, Any],
     ) -> None:
         self.spec = spec
+        self.backend = backend.name
         self.kernel = kernel.name
         state = _base.module_state(backend, spec, params, options)
+        self.channel_axis = state.channel_axis
         self.params = {**state.fixed, **state.trainable}
         self._f = backend.make_function(spec, kernel, self.params, options)
-        self.__doc__ = spec.docstring("numpy")
+        self.__doc__ = spec.docstring(backend.name)
 
     def __call__(self, x: Any) -> Any:
         return self._f(x)
 
+    def __getstate__(self) -> Dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_f", None)
+        state["spec"] = self.spec.name
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        from .. import registry
+
+        self.__dict__.update(state)
+        self.spec = registry.get_spec(state["spec"])
+        backend = registry.get_backend(self.backend)
+        kernel = registry.kernels(self.spec.name, self.backend)[self.kernel]
+        self._f = backend.make_function(self.spec, kernel, self.params, {"channel_axis": self.channel_axis})
+
     def __repr__(self) -> str:
         return f"{_base.class_name(self.spec.name)}({format_params(self.params)})"
+
+
+class NumpyActivation(FunctionActivation):
+    """A NumPy activation: call it on an array. ``params`` holds its parameters."""
 
 
 def numpy_callable(
