@@ -1,60 +1,267 @@
-"""Measure kernels against the mpmath reference: the engine behind the demo's
-agreement table (and ``polyact check``).
+"""The consistency engine: every activation x backend x kernel x dtype x input
+class, forward and gradient, against the mpmath reference rounded once to the
+dtype (NUMERICS.md). The generated test suite and ``polyact check`` both run
+their cases through :func:`run_case`, so they cannot disagree.
 
-A :class:`Cell` is one (activation, backend, kernel, dtype) measured on the
-input classes of NUMERICS.md: the worst forward and gradient error in ULPs and
-whether every element meets the contract.
+>>> from polyact import check
+>>> r = check.run_case(check.Case("mish", "numpy", "composed", "float32", "normal", "forward"))
+>>> r.passed, r.worst_ulp <= 8
+(True, True)
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import registry
-from ._inputs import CLASSES, away_from_kinks
-from ._numerics import round_array, ulp_error, within_contract
+from ._inputs import GRID_CLASSES, HALF, away_from_kinks, input_set
+from ._numerics import goal, ulp_error, within_contract
+from ._refcache import reference
 
-__all__ = ["Cell", "measure"]
+__all__ = [
+    "WHATS",
+    "Case",
+    "Cell",
+    "Result",
+    "backend_dtypes",
+    "iter_cases",
+    "measure",
+    "param_id",
+    "param_sets",
+    "run_case",
+]
+
+WHATS = ("forward", "gradient")
+
+
+def param_sets(spec: Any) -> Tuple[Dict[str, Any], ...]:
+    """The defaults and the spec's example parameter sets."""
+    return ({}, *(dict(e) for e in spec.examples))
+
+
+def param_id(params: Mapping[str, Any]) -> str:
+    if not params:
+        return ""
+    body = ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    return f"({body})"
+
+
+def backend_dtypes(backend: str) -> Tuple[str, ...]:
+    """The float dtypes a backend computes in, widest first."""
+    b = registry.get_backend(backend)
+    order = ("float64", "float32", "float16", "bfloat16")
+    return tuple(d for d in order if d in tuple(b.dtypes))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One cell of the matrix on one input class, forward or gradient."""
+
+    name: str
+    backend: str
+    kernel: str
+    dtype: str
+    cls: str
+    what: str = "forward"
+    params: Tuple[Tuple[str, Any], ...] = ()
+
+    @property
+    def param_dict(self) -> Dict[str, Any]:
+        return dict(self.params)
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}{param_id(self.param_dict)}-{self.backend}-{self.kernel}-{self.dtype}-{self.cls}"
 
 
 @dataclass
+class Result:
+    """The outcome of a case: inputs, values, references, ULP errors, verdicts."""
+
+    case: Case
+    x: np.ndarray
+    y: np.ndarray
+    ref: np.ndarray
+    ok: np.ndarray
+    err: np.ndarray
+    dtype_ok: bool = True
+    shape_ok: bool = True
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.ok.all()) and self.dtype_ok and self.shape_ok
+
+    @property
+    def worst_ulp(self) -> float:
+        """The largest ULP error over the finite inputs (special values are pass/fail)."""
+        fin = np.isfinite(self.x) & np.isfinite(self.err)
+        return float(self.err[fin].max()) if fin.any() else (0.0 if self.ok.all() else float("inf"))
+
+    def failures(self, k: int = 8) -> List[Tuple[float, float, float, float]]:
+        """The ``k`` worst failing inputs as (x, value, reference, error in ulp)."""
+        bad = np.flatnonzero(~self.ok)
+        order = bad[np.argsort(-self.err[bad], kind="stable")][:k]
+        return [(float(self.x[i]), float(self.y[i]), float(self.ref[i]), float(self.err[i])) for i in order]
+
+    def message(self, k: int = 8) -> str:
+        c = self.case
+        head = []
+        if not self.dtype_ok:
+            head.append(f"result dtype differs from the input's ({c.dtype}): {self.note}")
+        if not self.shape_ok:
+            head.append(f"result shape differs from the input's: {self.note}")
+        what = "gradients" if c.what == "gradient" else "values"
+        nbad = int((~self.ok).sum())
+        if nbad:
+            head.append(f"{c.id}: {nbad} of {self.ok.size} {what} outside the {c.dtype} contract; worst:")
+            for x, y, r, e in self.failures(k):
+                head.append(f"  x={x!r:>24}  got={y!r:>24}  ref={r!r:>24}  err={e:.3g} ulp")
+        return "\n".join(head)
+
+
+def case_inputs(spec: Any, params: Mapping[str, Any], cls: str, dtype: str) -> np.ndarray:
+    kinks = [at for at, _ in spec.kink_points(spec.bind(dict(params)))] if cls == "kinks" else ()
+    return input_set(cls, dtype, kinks)
+
+
+def _kernel_name(spec: Any, backend: str, kernel: str, params: Mapping[str, Any]) -> str:
+    if kernel != "auto":
+        return kernel
+    b = registry.get_backend(backend)
+    return registry._select(spec, b, "auto", trainable_live=False, params=dict(params)).name
+
+
+def run_case(case: Case) -> Result:
+    """Evaluate one case against the reference (see the module docstring)."""
+    spec = registry.get_spec(case.name)
+    params = case.param_dict
+    b = registry.get_backend(case.backend)
+    f = registry.get_function(spec.name, case.backend, kernel=case.kernel, **params)
+    x = case_inputs(spec, params, case.cls, case.dtype)
+    xt = b.from_numpy(x, case.dtype)
+    if case.what == "gradient":
+        _, out = b.value_and_grad(f, xt)
+    else:
+        out = f(xt)
+    got_dtype = b.dtype_name(out)
+    got_shape = tuple(out.shape)
+    y = np.asarray(b.to_numpy(out)).astype(np.float64).reshape(-1)
+    xf = x.astype(np.float64)
+    if case.what == "gradient":
+        keep = away_from_kinks(xf, spec.kink_points(spec.bind(params)))
+        ref = reference(spec, params, x, case.dtype, "grad")
+    else:
+        keep = np.ones(xf.shape, dtype=bool)
+        ref = reference(spec, params, x, case.dtype, "value")
+    xf, y, ref = xf[keep], y[keep], ref[keep]
+    ok = within_contract(y, ref, xf, case.dtype, grad=case.what == "gradient")
+    err = ulp_error(y, ref, case.dtype)
+    return Result(
+        case,
+        xf,
+        y,
+        ref,
+        ok,
+        err,
+        dtype_ok=got_dtype == case.dtype,
+        shape_ok=got_shape == x.shape,
+        note=f"got {got_dtype} {got_shape} for {case.dtype} {x.shape}",
+    )
+
+
+def iter_cases(
+    names: Optional[Iterable[str]] = None,
+    backends: Optional[Iterable[str]] = None,
+    kernels: Optional[Iterable[str]] = None,
+    dtypes: Optional[Iterable[str]] = None,
+    classes: Optional[Iterable[str]] = None,
+    whats: Sequence[str] = WHATS,
+    *,
+    all_params: bool = True,
+) -> List[Case]:
+    """Every case of the matrix for the given selection (None = everything).
+
+    ``classes`` defaults to the grid classes plus ``exhaustive`` for 16-bit
+    dtypes. Gradient cases exist only for differentiable backends and kernels.
+    Structural activations (made of layers) have no elementwise reference and
+    are tested by their own suites.
+    """
+    names = list(names) if names is not None else registry.list_activations()
+    backends = list(backends) if backends is not None else registry.available_backends()
+    wanted_k = set(kernels) if kernels is not None else None
+    wanted_d = set(dtypes) if dtypes is not None else None
+    out: List[Case] = []
+    for name in names:
+        spec = registry.get_spec(name)
+        if spec.kind == "structural":
+            continue
+        for params in param_sets(spec) if all_params else ({},):
+            ptuple = tuple(sorted(params.items()))
+            for backend in backends:
+                b = registry.get_backend(backend)
+                for kname, kernel in registry.kernels(spec.name, backend).items():
+                    if wanted_k is not None and kname not in wanted_k:
+                        continue
+                    for dtype in backend_dtypes(backend):
+                        if wanted_d is not None and dtype not in wanted_d:
+                            continue
+                        cls_list = list(classes) if classes is not None else [*GRID_CLASSES, "exhaustive"]
+                        for cls in cls_list:
+                            if cls == "exhaustive" and dtype not in HALF:
+                                continue
+                            if cls == "kinks" and not spec.kinks:
+                                continue
+                            for what in whats:
+                                if what == "gradient" and not (b.differentiable and kernel.differentiable):
+                                    continue
+                                out.append(Case(spec.name, backend, kname, dtype, cls, what, ptuple))
+    return out
+
+
+# --------------------------------------------------------------------------- cells
+@dataclass
 class Cell:
+    """One (activation, backend, kernel, dtype) over all its input classes."""
+
     name: str
     backend: str
     kernel: str
     dtype: str
     forward_ulp: float = 0.0
-    gradient_ulp: Optional[float] = None  # None: the backend has no gradients
+    gradient_ulp: Optional[float] = None  # None: no gradients on this backend/kernel
     forward_ok: bool = True
     gradient_ok: bool = True
-    worst: List[Tuple[str, float, float, float, float]] = field(default_factory=list)
+    goal_forward: float = 0.0
+    goal_gradient: float = 0.0
+    cases: int = 0
+    worst: List[Tuple[str, str, float, float, float, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.forward_ok and self.gradient_ok
 
+    @property
+    def meets_goal(self) -> bool:
+        g = self.gradient_ulp or 0.0
+        return self.forward_ulp <= self.goal_forward and g <= self.goal_gradient
+
     def as_dict(self) -> Dict[str, Any]:
         return dict(self.__dict__)
 
-
-@functools.lru_cache(maxsize=4096)
-def _reference(name: str, pkey: str, cls: str, dtype: str, what: str) -> np.ndarray:
-    from .backends import reference
-
-    spec = registry.get_spec(name)
-    params = json.loads(pkey)
-    x = CLASSES[cls](dtype)
-    exact = reference.evaluate(spec, x, params) if what == "value" else reference.derivative(spec, x, params)
-    return round_array(exact, dtype).astype(np.float64)
-
-
-def _worst_finite(err: np.ndarray) -> float:
-    return float(err.max()) if err.size else 0.0
+    def add(self, r: Result) -> None:
+        self.cases += 1
+        if r.case.what == "gradient":
+            self.gradient_ulp = max(self.gradient_ulp or 0.0, r.worst_ulp)
+            self.gradient_ok &= r.passed
+        else:
+            self.forward_ulp = max(self.forward_ulp, r.worst_ulp)
+            self.forward_ok &= r.passed
+        for x, y, ref, e in r.failures(3):
+            self.worst.append((r.case.what, r.case.cls, x, y, ref, e))
 
 
 def measure(
@@ -65,42 +272,27 @@ def measure(
     params: Optional[Mapping[str, Any]] = None,
     classes: Sequence[str] = ("normal", "large"),
 ) -> Cell:
-    """Worst forward/gradient ULP error of one kernel against the reference."""
+    """Worst forward/gradient ULP error of one kernel over ``classes``."""
     spec = registry.get_spec(name)
-    b = registry.get_backend(backend)
     params = dict(params or {})
-    f = registry.get_function(spec.name, backend, kernel=kernel, **params)
-    kname = kernel
-    if kernel == "auto":
-        kname = registry._select(spec, b, "auto", trainable_live=False, params=params).name
-    cell = Cell(spec.name, backend, kname, dtype)
-    pkey = json.dumps(params, sort_keys=True)
-    kinks = spec.kink_points(spec.bind(params))
+    kname = _kernel_name(spec, backend, kernel, params)
+    cell = Cell(
+        spec.name,
+        backend,
+        kname,
+        dtype,
+        goal_forward=goal(spec.accuracy, dtype),
+        goal_gradient=goal(spec.accuracy, dtype, grad=True),
+    )
+    b = registry.get_backend(backend)
+    k = registry.kernels(spec.name, backend)[kname]
     for cls in classes:
-        x = CLASSES[cls](dtype)
-        xt = b.from_numpy(x, dtype)
-        ref = _reference(spec.name, pkey, cls, dtype, "value")
-        if b.differentiable:
-            y, g = b.value_and_grad(f, xt)
-        else:
-            y, g = f(xt), None
-        y = np.asarray(b.to_numpy(y), dtype=np.float64)
-        ok = within_contract(y, ref, x, dtype)
-        cell.forward_ok &= bool(ok.all())
-        err = ulp_error(y, ref, dtype)
-        cell.forward_ulp = max(cell.forward_ulp, _worst_finite(err))
-        for i in np.flatnonzero(~ok)[:3]:
-            cell.worst.append(("forward", float(x[i]), float(y[i]), float(ref[i]), float(err[i])))
-        if g is not None:
-            keep = away_from_kinks(x, kinks)
-            gref = _reference(spec.name, pkey, cls, dtype, "grad")[keep]
-            gv = np.asarray(b.to_numpy(g), dtype=np.float64)[keep]
-            gok = within_contract(gv, gref, x[keep], dtype, grad=True)
-            cell.gradient_ok &= bool(gok.all())
-            gerr = ulp_error(gv, gref, dtype)
-            cell.gradient_ulp = max(cell.gradient_ulp or 0.0, _worst_finite(gerr))
-            for i in np.flatnonzero(~gok)[:3]:
-                cell.worst.append(
-                    ("gradient", float(x[keep][i]), float(gv[i]), float(gref[i]), float(gerr[i]))
-                )
+        if cls == "kinks" and not spec.kinks:
+            continue
+        for what in WHATS:
+            if what == "gradient" and not (b.differentiable and k.differentiable):
+                continue
+            cell.add(
+                run_case(Case(spec.name, backend, kname, dtype, cls, what, tuple(sorted(params.items()))))
+            )
     return cell

@@ -178,6 +178,7 @@ class Layer:
 
 
 KINDS = ("elementwise", "per_channel", "structural")
+ACCURACY_GROUPS = ("exact", "transcendental", "composition")
 
 
 # --------------------------------------------------------------------------- the spec
@@ -209,6 +210,10 @@ class ActivationSpec:
         init_doc: how trainable parameters are initialised, for the docs.
         examples: non-default parameter sets that tests and docs sweep besides
             the defaults.
+        accuracy: the accuracy group of NUMERICS.md whose ULP goals polyact's
+            own kernels aim for: ``"exact"`` (piecewise linear),
+            ``"transcendental"`` (one transcendental function) or
+            ``"composition"`` (the default).
     """
 
     name: str
@@ -232,6 +237,7 @@ class ActivationSpec:
     check: Optional[Callable[[Mapping[str, Any]], Optional[str]]] = None
     init_doc: str = ""
     examples: Tuple[Mapping[str, Any], ...] = ()
+    accuracy: str = "composition"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))
@@ -246,6 +252,10 @@ class ActivationSpec:
             else:
                 kind = "elementwise"
             object.__setattr__(self, "kind", kind)
+        if self.accuracy not in ACCURACY_GROUPS:
+            raise ValueError(
+                f"accuracy must be one of {ACCURACY_GROUPS}. Received: accuracy={self.accuracy!r}"
+            )
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}. Received: kind={self.kind!r}")
         if not self.summary and self.fn.__doc__:

@@ -8,6 +8,7 @@ from ._declare import declare
 
 @declare(
     "relu",
+    accuracy="exact",
     formula=r"\max(0, x)",
     kinks=(Kink(0.0, 0.0, "relu'(0) = 0"),),
     monotone=True,
@@ -35,6 +36,7 @@ def relu(x, ops):
 
 @declare(
     "leaky_relu",
+    accuracy="exact",
     examples=({"negative_slope": 0.2}, {"negative_slope": -0.5}),
     aliases=("leakyrelu",),
     params={

@@ -9,6 +9,7 @@ from ._declare import declare
 
 @declare(
     "sigmoid",
+    accuracy="transcendental",
     aliases=("logistic", "expit"),
     formula=r"\frac{1}{1 + e^{-x}}",
     bounded=True,
@@ -28,6 +29,7 @@ def sigmoid(x, ops):
 
 @declare(
     "tanh",
+    accuracy="transcendental",
     formula=r"\tanh x",
     bounded=True,
     monotone=True,
@@ -46,6 +48,7 @@ def tanh(x, ops):
 
 @declare(
     "softplus",
+    accuracy="transcendental",
     examples=({"beta": 2.0}, {"beta": 0.5}),
     params={"beta": Param(1.0, positive, doc="sharpness: softplus(beta*x)/beta")},
     formula=r"\frac{1}{\beta}\ln\left(1 + e^{\beta x}\right)",

@@ -232,6 +232,7 @@ class Backend:
         chan, cast = self._channel_param, self._cast_param
 
         layout = self._layout
+        guard, guarded, concrete = self.guard_specials, self._guarded, self._concrete
 
         def run(x: Any, params: Mapping[str, Any]) -> Any:
             dt = check(x, name)
@@ -239,10 +240,27 @@ class Backend:
             p = {k: cast(v, xc) for k, v in params.items()}
             for k in channel_keys:
                 p[k] = chan(p[k], xc, axis)
-            y = impl(xc, **p)
+            if guard:
+                lim = limits_for(spec, params, concrete)
+                y = guarded(impl, xc, p, lim)
+            else:
+                y = impl(xc, **p)
             return demote(y, dt) if dt in HALF else y
 
         return run
+
+    #: whether kernels run behind the special-value guard (see :mod:`polyact._limits`)
+    guard_specials: bool = True
+
+    def _concrete(self, value: Any) -> Optional[float]:
+        """A scalar parameter tensor's value as a float, or None when it cannot be
+        read without breaking a trace (or has several channels)."""
+        return None
+
+    def _guarded(self, impl: Callable[..., Any], x: Any, p: Mapping[str, Any], lim: Any) -> Any:
+        """``impl`` on the finite inputs, the limits at +-inf (``lim``; None: the
+        kernel's own), NaN at NaN inputs, forward and backward."""
+        raise NotImplementedError
 
     def _layout(self, x: Any) -> Any:
         """``x`` in the layout kernels get (torch: contiguous, so that strided,
@@ -270,6 +288,19 @@ class Backend:
         f.__qualname__ = spec.name
         f.__doc__ = spec.docstring(self.name)
         return f
+
+
+def limits_for(spec: ActivationSpec, params: Mapping[str, Any], concrete: Callable[[Any], Any]) -> Any:
+    """The special-value limits for these parameter values (None: unknown here)."""
+    from .. import _limits
+
+    vals = {}
+    for k, v in params.items():
+        f = v if isinstance(v, (int, float)) else concrete(v)
+        if f is None:
+            return _limits.static_limits(spec)
+        vals[k] = float(f)
+    return _limits.limits(spec, vals)
 
 
 class ModuleState(NamedTuple):

@@ -10,6 +10,7 @@ from torch import nn
 from ..errors import ActivationError
 from ..spec import ActivationSpec, Kernel
 from . import _base
+from ._base import limits_for
 from ._layers import format_params
 
 
@@ -65,7 +66,8 @@ class PolyactModule(nn.Module):
             params[k] = getattr(self, k)
         if self.inplace:
             self._backend.check_input(x, self.spec.name)
-            return self._inplace_impl(x, **params)
+            lim = limits_for(self.spec, params, self._backend._concrete)
+            return self._backend.fix_inplace(x, self._inplace_impl, params, lim)
         return self._run(x, params)
 
     def extra_repr(self) -> str:

@@ -120,6 +120,42 @@ class JaxOps(Ops):
         return self.j.nn.softplus(x)
 
 
+_SPECIALS: Dict[Any, Any] = {}
+
+
+def _specials(jax: Any, lim: Tuple[float, float, float, float], full: bool) -> Any:
+    """``fix(x, y)``: ``where(special, L(x), y)`` whose derivative at special
+    inputs is the limit derivative (NaN at NaN), see :mod:`polyact._limits`."""
+    key = (tuple(repr(v) for v in lim), full)  # NaN != NaN: key on the text
+    fn = _SPECIALS.get(key)
+    if fn is not None:
+        return fn
+    jnp = jax.numpy
+    lm, dm, lp, dp = lim
+
+    def special(x: Any) -> Any:
+        return ~jnp.isfinite(x) if full else jnp.isnan(x)
+
+    def fill(x: Any, neg: float, pos: float) -> Any:
+        return jnp.where(x > 0, pos, jnp.where(x < 0, neg, jnp.nan)).astype(x.dtype)
+
+    @jax.custom_vjp
+    def fix(x: Any, y: Any) -> Any:
+        return jnp.where(special(x), fill(x, lm, lp), y)
+
+    def fwd(x: Any, y: Any) -> Any:
+        return fix(x, y), x
+
+    def bwd(x: Any, g: Any) -> Any:
+        s = special(x)
+        zero = jnp.zeros_like(g)
+        return jnp.where(s, fill(x, dm, dp) * g, zero), jnp.where(s, zero, g)
+
+    fix.defvjp(fwd, bwd)
+    _SPECIALS[key] = fix
+    return fix
+
+
 class JaxBackend(_base.Backend):
     name = NAME
     framework = "jax"
@@ -176,6 +212,22 @@ class JaxBackend(_base.Backend):
 
     def _demote(self, y: Any, dtype: str) -> Any:
         return y.astype(dtype)
+
+    def _concrete(self, value: Any) -> Optional[float]:
+        if _is_scalar(value):
+            return float(value)
+        if isinstance(value, self.fw.core.Tracer):
+            return None
+        a = np.asarray(value)
+        return float(a.reshape(-1)[0]) if a.size == 1 else None
+
+    def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
+        jnp = self.fw.numpy
+        full = lim is not None
+        special = ~jnp.isfinite(x) if full else jnp.isnan(x)
+        y = impl(jnp.where(special, jnp.zeros((), x.dtype), x), **p)
+        nan = float("nan")
+        return _specials(self.fw, tuple(lim) if full else (nan, nan, nan, nan), full)(x, y)
 
     def _cast_param(self, value: Any, like: Any) -> Any:
         if _is_scalar(value) or not self.owns(value):

@@ -177,6 +177,45 @@ class MegEngineOps(Ops):
 
 
 # --------------------------------------------------------------------------- backend
+_SPECIALS: Any = None
+
+
+def _specials_function(mge: Any) -> Any:
+    """``Specials(lim, full)(x, y)``: ``where(special, L(x), y)`` whose gradient
+    at special inputs is the limit derivative (NaN at NaN), see :mod:`polyact._limits`."""
+    global _SPECIALS
+    if _SPECIALS is not None:
+        return _SPECIALS
+    F = mge.functional
+
+    def fill(x: Any, neg: float, pos: float) -> Any:
+        out = F.full_like(x, float("nan"))
+        out = F.where(x < 0, F.full_like(x, neg), out)
+        return F.where(x > 0, F.full_like(x, pos), out)
+
+    class Specials(mge.autodiff.Function):
+        def __init__(self, lim: Any, full: bool) -> None:
+            super().__init__()
+            self.lim, self.full = lim, full
+
+        def _special(self, x: Any) -> Any:
+            nanm = F.isnan(x)
+            return F.logical_or(nanm, F.isinf(x)) if self.full else nanm
+
+        def forward(self, x: Any, y: Any) -> Any:
+            self.x = x
+            return F.where(self._special(x), fill(x, self.lim[0], self.lim[2]), y)
+
+        def backward(self, g: Any) -> Any:
+            x = self.x
+            s = self._special(x)
+            zero = F.zeros_like(g)
+            return F.where(s, fill(x, self.lim[1], self.lim[3]) * g, zero), F.where(s, zero, g)
+
+    _SPECIALS = Specials
+    return Specials
+
+
 class MegEngineBackend(_base.Backend):
     name = NAME
     framework = "megengine"
@@ -242,6 +281,22 @@ class MegEngineBackend(_base.Backend):
 
     def _promote(self, x: Any) -> Any:
         return x.astype("float32")
+
+    def _concrete(self, value: Any) -> Optional[float]:
+        if isinstance(value, self.fw.Tensor):
+            return float(value.numpy().reshape(-1)[0]) if value.size == 1 else None
+        a = np.asarray(value)
+        return float(a.reshape(-1)[0]) if a.size == 1 else None
+
+    def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
+        F = self.fw.functional
+        full = lim is not None
+        nanm = F.isnan(x)
+        special = F.logical_or(nanm, F.isinf(x)) if full else nanm
+        y = impl(F.where(special, F.zeros_like(x), x), **p)
+        nan = float("nan")
+        fix = _specials_function(self.fw)(tuple(lim) if full else (nan, nan, nan, nan), full)
+        return fix(x, y)
 
     def _demote(self, y: Any, dtype: str) -> Any:
         if dtype == "float16":

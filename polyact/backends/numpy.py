@@ -141,6 +141,23 @@ class NumpyBackend(_base.Backend):
 
         return super().runner(spec, quiet, options)
 
+    def _concrete(self, value: Any) -> Optional[float]:
+        a = np.asarray(value)
+        return float(a.reshape(-1)[0]) if a.size == 1 else None
+
+    def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
+        fin = np.isfinite(x)
+        if fin.all():  # the common case costs one pass
+            return impl(x, **p)
+        special = np.isnan(x) if lim is None else ~fin
+        y = np.asarray(impl(np.where(special, np.zeros((), x.dtype), x), **p))
+        if lim is None:
+            fill = np.asarray(np.nan, dtype=y.dtype)
+        else:
+            lm, _, lp, _ = lim
+            fill = np.where(x > 0, np.asarray(lp, y.dtype), np.where(x < 0, np.asarray(lm, y.dtype), np.nan))
+        return np.where(special, fill, y).astype(y.dtype, copy=False)
+
     def _wrap(self, spec, impl, params, options):  # type: ignore[no-untyped-def]
         inner = super()._wrap(spec, impl, params, options)
         coerce = self._coerce

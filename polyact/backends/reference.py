@@ -188,10 +188,42 @@ def evaluate(
     mp = _mp()
     p = spec.bind(dict(params or {}))
     xm = to_mp(x)
+    inf = np.frompyfunc(mp.isinf, 1, 1)(xm).astype(bool) if xm.size else np.zeros(xm.shape, bool)
+    mpp = _mp_params(spec, p, xm.ndim, channel_axis)
     with mp.workdps(DPS):
-        y = spec.fn(xm, ops(), **_mp_params(spec, p, xm.ndim, channel_axis))
+        y = spec.fn(np.where(inf, mp.mpf(0), xm) if inf.any() else xm, ops(), **mpp)
     y = np.asarray(y, dtype=object)
-    return y if y.shape == xm.shape else np.broadcast_to(y, xm.shape).copy()
+    y = y if y.shape == xm.shape else np.broadcast_to(y, xm.shape).copy()
+    if inf.any():
+        if any(np.ndim(v) for v in mpp.values()):
+            raise ActivationError("limits at infinity need scalar parameters")
+        f = _scalar_fn(spec, mpp)
+        for idx in zip(*np.nonzero(inf)):
+            y[idx] = limit_at_infinity(f, xm[idx])
+    return y
+
+
+#: the two far points whose values decide a limit at infinity: beyond every
+#: float format's range, and far enough apart to tell growth from convergence
+_FAR = ("1e400", "1e4000")
+
+
+def limit_at_infinity(f: Any, t: Any) -> Any:
+    """lim f(x) for x -> t (= +-inf): f's value far out if it has settled there,
+    +-inf if it keeps growing, NaN if it has no limit (oscillates)."""
+    mp = _mp()
+    s = 1 if t > 0 else -1
+    with mp.workdps(DPS):
+        v1, v2 = (f(s * mp.mpf(far)) for far in _FAR)
+    if isinstance(v1, mp.mpc) or isinstance(v2, mp.mpc) or mp.isnan(v1) or mp.isnan(v2):
+        return mp.nan
+    if mp.isinf(v2):
+        return v2
+    if abs(v2 - v1) <= mp.mpf(10) ** (-40) * max(1, abs(v2)):
+        return v2
+    if abs(v2) > 100 and abs(v2) > 2 * max(1, abs(v1)) and v1 * v2 > 0:  # log growth: x10 here
+        return mp.inf if v2 > 0 else -mp.inf
+    return mp.nan
 
 
 def _scalar_fn(spec: ActivationSpec, p: Mapping[str, Any]) -> Any:
@@ -237,12 +269,11 @@ def _deriv_point(f: Any, t: Any) -> Any:
     if mp.isnan(t):
         return mp.nan
     with mp.workdps(DPS):
-        v = f(t)
+        v = limit_at_infinity(f, t) if mp.isinf(t) else f(t)
     if (isinstance(v, mp.mpc) and v.imag != 0) or mp.isnan(v):  # outside the domain
         return mp.nan
     if mp.isinf(t):  # the limit of the derivative
-        big = mp.mpf(10) ** 30 * mp.sign(t)
-        return _central(f, big)
+        return limit_at_infinity(lambda u: _central(f, u), t)
     return _central(f, t)
 
 
@@ -273,6 +304,7 @@ class ReferenceBackend(_base.Backend):
     install = "pip install mpmath"
     default_channel_axis = -1
     dtypes = ("float64",)
+    guard_specials = False  # mpmath takes the limits itself
 
     def _make_ops(self) -> Ops:
         return ops()

@@ -96,6 +96,46 @@ class TorchOps(Ops):
         return super().softplus(x)
 
 
+_SPECIALS: Any = None
+
+
+def _specials_function(torch: Any) -> Any:
+    """The autograd function that puts the limits at special inputs (see
+    :mod:`polyact._limits`): forward ``where(special, L(x), y)``; backward the
+    limit derivative (NaN at NaN) for ``x`` and nothing for ``y`` there."""
+    global _SPECIALS
+    if _SPECIALS is not None:
+        return _SPECIALS
+    nan = float("nan")
+
+    def fill(x: Any, neg: float, pos: float) -> Any:
+        out = torch.where(x < 0, x.new_full((), neg), x.new_full((), nan))
+        return torch.where(x > 0, x.new_full((), pos), out)
+
+    class Specials(torch.autograd.Function):
+        @staticmethod
+        def forward(x: Any, y: Any, lm: float, dm: float, lp: float, dp: float, full: bool) -> Any:
+            special = ~torch.isfinite(x) if full else torch.isnan(x)
+            return torch.where(special, fill(x, lm, lp), y)
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            x, _, _, dm, _, dp, full = inputs
+            ctx.save_for_backward(x)
+            ctx.dm, ctx.dp, ctx.full = dm, dp, full
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            special = ~torch.isfinite(x) if ctx.full else torch.isnan(x)
+            gx = torch.where(special, fill(x, ctx.dm, ctx.dp) * g, torch.zeros_like(g))
+            gy = torch.where(special, torch.zeros_like(g), g)
+            return gx, gy, None, None, None, None, None
+
+    _SPECIALS = Specials
+    return Specials
+
+
 class TorchBackend(_base.Backend):
     name = NAME
     framework = "torch"
@@ -104,6 +144,13 @@ class TorchBackend(_base.Backend):
 
     def _make_ops(self) -> Ops:
         return TorchOps(self.fw)
+
+    @property
+    def _probes(self) -> Dict[Any, bool]:
+        d = self.__dict__.get("_probe_cache")
+        if d is None:
+            d = self.__dict__["_probe_cache"] = {}
+        return d
 
     def dtype_name(self, x: Any) -> str:
         return str(x.dtype).replace("torch.", "")
@@ -123,6 +170,48 @@ class TorchBackend(_base.Backend):
 
     def _promote(self, x: Any) -> Any:
         return x.float().contiguous()
+
+    def _concrete(self, value: Any) -> Optional[float]:
+        t = self.fw
+        if not isinstance(value, t.Tensor):
+            a = np.asarray(value)
+            return float(a.reshape(-1)[0]) if a.size == 1 else None
+        if value.numel() != 1 or t.compiler.is_compiling():
+            return None
+        return float(value.detach().reshape(()).item())
+
+    def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
+        t = self.fw
+        full = lim is not None
+        special = ~t.isfinite(x) if full else t.isnan(x)
+        y = impl(t.where(special, t.zeros((), dtype=x.dtype, device=x.device), x), **p)
+        lm, dm, lp, dp = lim if full else (float("nan"),) * 4
+        return _specials_function(t).apply(x, y, lm, dm, lp, dp, full)
+
+    def fix_inplace(self, x: Any, impl: Any, p: Any, lim: Any) -> Any:
+        """An in-place kernel with the special-value guard (values only: in-place
+        results are not differentiated)."""
+        if lim is None or self._inplace_limits_ok(impl, p, lim, x.dtype):
+            return impl(x, **p)
+        neg, pos = x == -float("inf"), x == float("inf")
+        impl(x, **p)
+        x.masked_fill_(neg, lim[0])
+        x.masked_fill_(pos, lim[2])
+        return x
+
+    def _inplace_limits_ok(self, impl: Any, p: Any, lim: Any, dtype: Any) -> bool:
+        """Whether the in-place kernel already gives the limits at +-inf (probed once)."""
+        key = (impl, tuple(repr(v) for v in lim), tuple(sorted((k, repr(v)) for k, v in p.items())), dtype)
+        ok = self._probes.get(key)
+        if ok is None:
+            t = self.fw
+            with t.no_grad():
+                probe = t.tensor([-float("inf"), float("inf")], dtype=dtype)
+                impl(probe, **{k: v.detach() if isinstance(v, t.Tensor) else v for k, v in p.items()})
+            want = t.tensor([lim[0], lim[2]], dtype=dtype)
+            ok = bool(((probe == want) | (t.isnan(probe) & t.isnan(want))).all())
+            self._probes[key] = ok
+        return ok
 
     def _layout(self, x: Any) -> Any:
         return x if x.is_contiguous() else x.contiguous()
