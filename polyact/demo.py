@@ -3,7 +3,9 @@
 1. the same activations built by name on each backend (native objects);
 2. a training step through a trainable activation (soft_exponential's alpha);
 3. a custom activation registered once as ``fn(x, ops)`` and used everywhere;
-4. a compact agreement table against the mpmath reference (worst ULP error).
+4. the accuracy matrix of ``polyact check`` for a handful of activations in
+   float32: polyact's kernels and the frameworks' own ops ("anchors") against
+   the mpmath reference (worst ULP error, forward and gradient).
 
 ``--peer PYTHON`` runs the same show in another interpreter (the MegEngine
 environment) and merges its rows into the tables, so one run covers all four
@@ -16,6 +18,7 @@ import argparse
 import json
 import subprocess
 import sys
+from subprocess import PIPE
 from typing import Any, Dict, List
 
 import numpy as np
@@ -23,6 +26,20 @@ import numpy as np
 import polyact as pa
 
 TABLE = ("mish", "gelu", "silu", "softplus", "aria2", "soft_clipping", "elish", "laplace")
+#: the input classes of the demo's check (``polyact check`` runs every class by default)
+CLASSES = ("normal", "boundaries", "large", "extremal")
+#: the same check from the command line
+CHECK_ARGS = [
+    *TABLE,
+    "--kernel",
+    "auto",
+    "--kernel",
+    "anchor",
+    "--dtype",
+    "float32",
+    "--defaults",
+    *(a for c in CLASSES for a in ("--class", c)),
+]
 
 
 def _my_act(x: Any, ops: Any, beta: float) -> Any:
@@ -96,11 +113,28 @@ def _kind(obj: Any) -> str:
     return "callable"
 
 
-def collect(backends: List[str]) -> Dict[str, Any]:
-    from .check import measure
+def accuracy(backends: List[str]) -> Dict[str, Any]:
+    """The check engine's matrix (what ``polyact check`` + CHECK_ARGS prints), as JSON."""
+    from . import _report
 
+    if "jax" in backends:
+        _report.jax_compile_cache()
+    report = _report.run_check(
+        list(TABLE),
+        backends,
+        ["auto", "anchor"],
+        ["float32"],
+        list(CLASSES),
+        anchors=True,
+        all_params=False,
+        command="polyact check " + " ".join(CHECK_ARGS),
+    )
+    return report.to_json()
+
+
+def collect(backends: List[str]) -> Dict[str, Any]:
     _register_custom()
-    out: Dict[str, Any] = {"objects": [], "training": [], "custom": [], "table": []}
+    out: Dict[str, Any] = {"objects": [], "training": [], "custom": []}
     x = np.linspace(-3.0, 3.0, 7)
     for b in backends:
         be = pa.get_backend(b)
@@ -115,16 +149,8 @@ def collect(backends: List[str]) -> Dict[str, Any]:
             out["training"].append([b, *_training_step(b).values()])
         y = be.to_numpy(pa.get_activation("my_act", backend=b, beta=0.5)(be.from_numpy(x, "float32")))
         out["custom"].append([b, [round(float(v), 5) for v in y]])
-        for name in TABLE:
-            c = measure(name, b, dtype="float32")
-            out["table"].append([name, b, c.kernel, c.forward_ulp, c.gradient_ulp, c.ok])
+    out["table"] = accuracy(backends)
     return out
-
-
-def _ulp(v: Any) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.0f}" if v < 1e5 else f"{v:.1e}"
 
 
 def show(data: Dict[str, Any]) -> None:
@@ -141,22 +167,27 @@ def show(data: Dict[str, Any]) -> None:
     print(f"  {'x':10s} {[float(v) for v in np.linspace(-3.0, 3.0, 7)]}")
     for b, ys in data["custom"]:
         print(f"  {b:10s} {ys}")
-    print("\n== 4. Agreement with the mpmath reference (float32, normal + large inputs)")
-    print("     worst error in ULPs, forward / gradient; 'ok' = every element within the contract")
-    backends = sorted({row[1] for row in data["table"]}, key=["numpy", "torch", "jax", "megengine"].index)
-    head = f"  {'activation':14s}" + "".join(f"{b:>26s}" for b in backends)
-    print(head)
-    by = {(r[0], r[1]): r for r in data["table"]}
-    for name in TABLE:
-        line = f"  {name:14s}"
-        for b in backends:
-            r = by.get((name, b))
-            if r is None:
-                line += f"{'':>26s}"
-                continue
-            cell = f"{r[2]} {_ulp(r[3])}/{_ulp(r[4])} {'ok' if r[5] else 'FAIL'}"
-            line += f"{cell:>26s}"
-        print(line)
+    from ._report import Report
+
+    report = Report.from_json(data["table"])
+    order = {b: i for i, b in enumerate(["numpy", "torch", "jax", "megengine"])}
+    report.entries.sort(key=lambda e: (TABLE.index(e.cell.name), order.get(e.cell.backend, 9)))
+    print("\n== 4. Accuracy against the mpmath reference: polyact check, float32")
+    print(f"     {report.command}")
+    print("     (kernel='auto' per backend, and the frameworks' own ops called raw as 'anchor' rows;")
+    print(f"     input classes: {', '.join(CLASSES)}; `polyact check` alone runs every class and dtype)\n")
+    print("\n".join("  " + line for line in report.render_text(worst=1).splitlines()))
+
+
+def _merge_table(data: Dict[str, Any], extra: Dict[str, Any], local: set) -> None:
+    """Add a peer's check cells for the backends this interpreter does not have."""
+    from ._report import Report
+
+    mine = Report.from_json(data["table"])
+    theirs = Report.from_json(extra["table"])
+    theirs.entries = [e for e in theirs.entries if e.cell.backend not in local]
+    mine.extend(theirs)
+    data["table"] = mine.to_json()
 
 
 def main(argv: Any = None) -> int:
@@ -167,16 +198,22 @@ def main(argv: Any = None) -> int:
     )
     args = parser.parse_args(argv)
     backends = pa.available_backends()
+    # the peers (other interpreters) run while this one collects
+    peers = [
+        (peer, subprocess.Popen([peer, "-m", "polyact.demo", "--json"], stdout=PIPE, stderr=PIPE, text=True))
+        for peer in args.peer
+    ]
     data = collect(backends)
-    for peer in args.peer:
-        r = subprocess.run([peer, "-m", "polyact.demo", "--json"], capture_output=True, text=True)
-        if r.returncode != 0:
-            print(f"peer {peer} failed:\n{r.stderr[-2000:]}", file=sys.stderr)
+    for peer, proc in peers:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            print(f"peer {peer} failed:\n{err[-2000:]}", file=sys.stderr)
             return 1
-        extra = json.loads(r.stdout.strip().splitlines()[-1])
+        extra = json.loads(out.strip().splitlines()[-1])
         local = set(backends)
-        for key in data:
-            data[key].extend(row for row in extra[key] if row[0 if key != "table" else 1] not in local)
+        for key in ("objects", "training", "custom"):
+            data[key].extend(row for row in extra[key] if row[0] not in local)
+        _merge_table(data, extra, local)
     if args.json:
         print(json.dumps(data))
         return 0
@@ -184,7 +221,9 @@ def main(argv: Any = None) -> int:
     shown = sorted({row[0] for row in data["objects"]}, key=["numpy", "torch", "jax", "megengine"].index)
     print(f"backends: {', '.join(shown)}\n")
     show(data)
-    ok = all(r[5] for r in data["table"])
+    from ._report import Report
+
+    ok = Report.from_json(data["table"]).exit_code == 0
     print(f"\n{'all cells within the numerical contract' if ok else 'CONTRACT FAILURES above'}")
     return 0 if ok else 1
 
