@@ -70,8 +70,13 @@ def normal(dtype: str) -> np.ndarray:
 def small(dtype: str) -> np.ndarray:
     """+-0, +-smallest subnormal and normal, +-eps, +-1e-3, 1e-5, 1e-8."""
     f = FORMATS[dtype]
-    mags = [0.0, f.min_subnormal, f.tiny, f.eps, 1e-3, 1e-5, 1e-8]
-    return _cast([s * m for m in mags for s in (1.0, -1.0)], dtype)
+    mags = [0.0, f.tiny, f.eps, 1e-3, 1e-5, 1e-8]
+    rest = _cast([s * m for m in mags for s in (1.0, -1.0)], dtype)
+    # the smallest subnormals from their bit patterns: a float conversion would
+    # flush them to zero in a process with FTZ/DAZ on (MegEngine turns it on)
+    w = _WIDTH[dtype]
+    sub = np.asarray([1, 1 | (1 << (w - 1))], dtype=np.uint64).astype(_UINT[w]).view(numpy_dtype(dtype))
+    return np.concatenate([rest[:2], sub, rest[2:]])
 
 
 def boundaries(dtype: str) -> np.ndarray:

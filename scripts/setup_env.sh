@@ -8,8 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-MAIN_REQS=(numpy scipy "torch==2.13.0" jax jaxlib flax mpmath pytest hypothesis ruff)
-MGE_REQS=("megengine==1.13.0" "numpy<2" "setuptools<70" scipy mpmath pytest hypothesis)
+MAIN_REQS=(numpy scipy "torch==2.13.0" jax jaxlib flax mpmath gmpy2 ml_dtypes pytest hypothesis ruff)
+MGE_REQS=("megengine==1.13.0" "numpy<2" "setuptools<70" scipy mpmath gmpy2 ml_dtypes pytest hypothesis)
 
 stamp_ok() {  # $1 venv dir, $2 content
   [ -f "$1/.polyact-stamp" ] && [ "$(cat "$1/.polyact-stamp")" = "$2" ]

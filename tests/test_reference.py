@@ -1,6 +1,15 @@
-"""Every registered activation, on every backend and kernel, in float32 and float64
-(where the backend has it), on normal and large inputs: values and gradients
-against the mpmath reference rounded once to the dtype (NUMERICS.md contract)."""
+"""The generated consistency matrix (NUMERICS.md): every registered activation x
+its parameter sets x backend x kernel x dtype (float64 where the backend has it,
+float32, float16, bfloat16) x input class, forward and gradient, against the
+mpmath reference rounded once to the dtype. The 16-bit dtypes also sweep every
+bit pattern (class ``exhaustive``). Special values (+-inf, NaN) must equal the
+limits exactly; kink gradients are the declared ones, exactly.
+
+Cases run through :func:`polyact.check.run_case`, the engine of ``polyact
+check``; ids read ``test_forward[mish-torch-composed-float16-large]``.
+Known deviations of framework-native kernels (not eligible for ``auto``) are
+strict xfails listed in ``known_divergences.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,60 +17,66 @@ import numpy as np
 import pytest
 
 import polyact
-from polyact._inputs import away_from_kinks
+from polyact import check
 
-from . import _ref, known_divergences
-from ._matrix import cases, check, iter_kinks
+from . import known_divergences
+from .conftest import BACKENDS
 
-
-def _build(name, params, backend, kernel):
-    return polyact.get_backend(backend), polyact.get_function(name, backend, kernel=kernel, **params)
+QUICK_CLASSES = ("normal", "extremal")
 
 
-@pytest.mark.parametrize("name,params,backend,kernel,dtype,cls", cases("forward"))
-def test_forward(name, params, backend, kernel, dtype, cls):
-    b, f = _build(name, params, backend, kernel)
-    x_np = _ref.inputs(cls, dtype)
-    y = f(b.from_numpy(x_np, dtype))
-    assert b.dtype_name(y) == dtype
-    assert tuple(y.shape) == x_np.shape
-    check(x_np, np.asarray(b.to_numpy(y), dtype=np.float64), _ref.value(name, params, cls, dtype), dtype)
+def _params(what):
+    out = []
+    for c in check.iter_cases(backends=BACKENDS, whats=(what,)):
+        why = known_divergences.match(c.name, c.backend, c.kernel, what, c.dtype, c.cls, c.param_dict)
+        marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+        if c.cls in QUICK_CLASSES and c.dtype == "float32" and not c.params:
+            marks.append(pytest.mark.quick)
+        out.append(pytest.param(c, id=c.id, marks=marks))
+    return out
 
 
-@pytest.mark.parametrize("name,params,backend,kernel,dtype,cls", cases("gradient", differentiable=True))
-def test_gradient(name, params, backend, kernel, dtype, cls):
-    b, f = _build(name, params, backend, kernel)
-    spec = polyact.get_spec(name)
-    x_np = _ref.inputs(cls, dtype)
-    keep = away_from_kinks(x_np, list(iter_kinks(spec, params)))
-    _, g = b.value_and_grad(f, b.from_numpy(x_np, dtype))
-    assert b.dtype_name(g) == dtype
-    g = np.asarray(b.to_numpy(g), dtype=np.float64)
-    check(x_np[keep], g[keep], _ref.grad(name, params, cls, dtype)[keep], dtype, grad=True)
+def _run(case):
+    r = check.run_case(case)
+    if not r.passed:
+        pytest.fail(r.message(), pytrace=False)
+
+
+@pytest.mark.parametrize("case", _params("forward"))
+def test_forward(case):
+    _run(case)
+
+
+@pytest.mark.parametrize("case", _params("gradient"))
+def test_gradient(case):
+    _run(case)
 
 
 def _kink_cases():
     out = []
-    for p in cases("kink", differentiable=True, classes=("normal",)):
-        name, params, backend, kernel, dtype, _ = p.values
-        if not polyact.get_spec(name).kinks:
+    for c in check.iter_cases(backends=BACKENDS, classes=("normal",), whats=("gradient",)):
+        if not polyact.get_spec(c.name).kinks:
             continue
-        why = known_divergences.match(name, backend, kernel, "kink", dtype)
+        why = known_divergences.match(c.name, c.backend, c.kernel, "kink", c.dtype)
         marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
-        out.append(pytest.param(name, params, backend, kernel, dtype, id=p.id.rsplit("-", 1)[0], marks=marks))
+        out.append(pytest.param(c, id=c.id.rsplit("-", 1)[0], marks=marks))
     return out
 
 
-@pytest.mark.parametrize("name,params,backend,kernel,dtype", _kink_cases())
-def test_kink_gradient(name, params, backend, kernel, dtype):
+@pytest.mark.parametrize("case", _kink_cases())
+def test_kink_gradient(case):
     """At a kink the derivative is the declared one, exactly, on every backend."""
-    b, f = _build(name, params, backend, kernel)
-    spec = polyact.get_spec(name)
-    pts = list(iter_kinks(spec, params))
-    x_np = np.asarray([at for at, _ in pts]).astype(dtype)
-    expected = np.asarray([g for _, g in pts]).astype(dtype).astype(np.float64)
-    _, g = b.value_and_grad(f, b.from_numpy(x_np, dtype))
-    got = np.asarray(b.to_numpy(g), dtype=np.float64)
+    b = polyact.get_backend(case.backend)
+    spec = polyact.get_spec(case.name)
+    params = case.param_dict
+    f = polyact.get_function(case.name, case.backend, kernel=case.kernel, **params)
+    pts = list(spec.kink_points(spec.bind(params)))
+    x_np = np.asarray([at for at, _ in pts]).astype(case.dtype if case.dtype != "bfloat16" else "float32")
+    x_t = b.from_numpy(x_np, case.dtype)
+    expected = np.asarray([g for _, g in pts], dtype=np.float64)
+    expected = np.asarray(b.to_numpy(b.from_numpy(expected, case.dtype))).astype(np.float64)
+    _, g = b.value_and_grad(f, x_t)
+    got = np.asarray(b.to_numpy(g)).astype(np.float64)
     assert np.array_equal(got, expected), (
         f"kinks at {x_np.tolist()}: got {got.tolist()}, declared {expected.tolist()}"
     )

@@ -274,6 +274,12 @@ def _deriv_point(f: Any, t: Any) -> Any:
         return mp.nan
     if mp.isinf(t):  # the limit of the derivative
         return limit_at_infinity(lambda u: _central(f, u), t)
+    if mp.isinf(v):  # at a pole on the domain's edge: the one-sided limit, +-inf
+        with mp.workdps(DPS + 40):
+            h = mp.mpf(10) ** (-(DPS // 2)) * max(1, abs(t))
+            right = f(t + h)
+        real_right = not (isinstance(right, mp.mpc) and right.imag != 0) and not mp.isnan(right)
+        return -v if real_right and not mp.isinf(right) else v
     return _central(f, t)
 
 
