@@ -125,7 +125,8 @@ class NumpyBackend(_base.Backend):
         return np.asarray(x, dtype=np.float32)
 
     def _demote(self, y: Any, dtype: str) -> Any:
-        return np.asarray(y).astype(_np_dtype(dtype))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is the rounding
+            return np.asarray(y).astype(_np_dtype(dtype))
 
     def _channel_param(self, value: Any, like: Any, axis: int) -> Any:
         v = np.asarray(value, dtype=like.dtype)

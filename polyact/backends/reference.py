@@ -156,7 +156,8 @@ def to_mp(x: Any) -> np.ndarray:
     mp = _mp()
     a = np.asarray(x)
     if a.dtype != object:
-        a = a.astype(np.float64)  # exact for every float dtype up to float64
+        with np.errstate(invalid="ignore"):  # NaN payloads of 16-bit types
+            a = a.astype(np.float64)  # exact for every float dtype up to float64
     flat = [mp.mpf(float(v)) if not isinstance(v, mp.mpf) else v for v in a.reshape(-1)]
     out = np.empty(len(flat), dtype=object)
     out[:] = flat
