@@ -70,30 +70,6 @@ def test_channel_axis_is_explicit():
         nchw(torch.ones(2, 5, 4))
 
 
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "silu", "mish"])
-def test_inplace_where_safe(name):
-    m = pa.get_activation(name, backend="torch", inplace=True)
-    assert "inplace=True" in repr(m)
-    x = torch.linspace(-3, 3, 13)
-    expected = pa.get_activation(name, backend="torch")(x.clone())
-    ptr = x.data_ptr()
-    y = m(x)
-    assert y.data_ptr() == ptr and torch.equal(x, expected)
-    # gradients through an in-place call on a non-leaf tensor
-    a = torch.linspace(-3, 3, 13, requires_grad=True)
-    g_inplace = torch.autograd.grad(m(a * 1.0).sum(), a)[0]
-    g_plain = torch.autograd.grad(pa.get_activation(name, backend="torch")(a * 1.0).sum(), a)[0]
-    assert torch.allclose(g_inplace, g_plain)
-    leaf = torch.ones(3, requires_grad=True)
-    with pytest.raises(RuntimeError, match="leaf Variable"):
-        m(leaf)
-
-
-def test_inplace_refused_where_unsafe():
-    with pytest.raises(pa.ActivationError, match="no in-place kernel"):
-        pa.get_activation("aria2", backend="torch", inplace=True)
-
-
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_computed_in_float32(dtype):
     x = torch.linspace(-20, 20, 101).to(dtype)
@@ -102,22 +78,6 @@ def test_half_precision_computed_in_float32(dtype):
         assert y.dtype == dtype
         expected = pa.get_activation(name, backend="torch")(x.float()).to(dtype)
         assert torch.equal(y, expected), name
-
-
-def test_layouts_and_shapes():
-    m = pa.get_activation("mish", backend="torch", kernel="composed")
-    base = torch.randn(6, 7)
-    for x in (
-        base.t(),
-        base[:, ::2],
-        torch.randn(1, 7).expand(6, 7),
-        torch.tensor(0.5),
-        torch.empty(0),
-        torch.empty(1, 0, 3),
-    ):
-        y = m(x)
-        assert y.shape == x.shape
-        assert torch.equal(y, m(x.contiguous()))
 
 
 def test_funnel_relu_structural():
