@@ -283,8 +283,8 @@ class MegEngineBackend(_base.Backend):
         return x.astype("float32")
 
     def _concrete(self, value: Any) -> Optional[float]:
-        if isinstance(value, self.fw.Tensor):
-            return float(value.numpy().reshape(-1)[0]) if value.size == 1 else None
+        if isinstance(value, self.fw.Tensor):  # no host read: it would break jit.trace
+            return None
         a = np.asarray(value)
         return float(a.reshape(-1)[0]) if a.size == 1 else None
 
