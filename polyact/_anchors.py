@@ -13,13 +13,8 @@ import inspect
 import re
 from typing import Any, Callable, Dict, Optional
 
-import numpy as np
-
 from . import registry
-from ._inputs import away_from_kinks
-from ._numerics import ulp_error, within_contract
-from ._refcache import reference
-from .check import Case, Result, case_inputs
+from .check import Case, Result, run_case
 
 __all__ = ["ANCHOR", "anchor_function", "anchor_name", "has_anchor", "run_anchor_case"]
 
@@ -76,44 +71,9 @@ def anchor_function(spec: Any, backend: str, params: Dict[str, Any]) -> Callable
 
 def run_anchor_case(case: Case) -> Result:
     """Evaluate the raw framework op of one case (``case.kernel == "anchor"``) against
-    the reference, exactly as :func:`polyact.check.run_case` does for polyact's kernels."""
+    the reference, through :func:`polyact.check.run_case`."""
     spec = registry.get_spec(case.name)
-    params = case.param_dict
-    b = registry.get_backend(case.backend)
-    f = anchor_function(spec, case.backend, params)
-    x = case_inputs(spec, params, case.cls, case.dtype)
-    xt = b.from_numpy(x, case.dtype)
-    if case.what == "gradient":
-        _, out = b.value_and_grad(f, xt)
-    else:
-        out = f(xt)
-    got_dtype = b.dtype_name(out)
-    got_shape = tuple(out.shape)
-    y = np.asarray(b.to_numpy(out)).astype(np.float64).reshape(-1)
-    xf = x.astype(np.float64)
-    bound = spec.bind(params)
-    if case.what == "gradient":
-        keep = away_from_kinks(xf, spec.kink_points(bound))
-        ref = reference(spec, params, x, case.dtype, "grad")
-    else:
-        keep = np.ones(xf.shape, dtype=bool)
-        ref = reference(spec, params, x, case.dtype, "value")
-    if y.shape != xf.shape:  # a broken op: compare what can be compared
-        y = np.resize(y, xf.shape) if y.size else np.full(xf.shape, np.nan)
-    xf, y, ref = xf[keep], y[keep], ref[keep]
-    ok = within_contract(y, ref, xf, case.dtype, grad=case.what == "gradient")
-    err = ulp_error(y, ref, case.dtype)
-    return Result(
-        case,
-        xf,
-        y,
-        ref,
-        ok,
-        err,
-        dtype_ok=got_dtype == case.dtype,
-        shape_ok=got_shape == x.shape,
-        note=f"got {got_dtype} {got_shape} for {case.dtype} {x.shape}",
-    )
+    return run_case(case, anchor_function(spec, case.backend, case.param_dict))
 
 
 def anchor_note(spec: Any, backend: str) -> Optional[str]:
