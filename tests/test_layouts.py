@@ -35,25 +35,6 @@ ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).kind != "struc
 #: wrong. Each becomes a strict xfail (remove the entry once fixed).
 KNOWN_FAILURES: Dict[Tuple[str, str], str] = {}
 
-_PY_FLOAT = (
-    "the NumPy backend returns a Python float (no dtype: float32 0-d input gives a float64 value) "
-    "for some 0-d inputs: NumPy ops on 0-d arrays return NumPy scalars, which NumpyOps then treats "
-    "as Python numbers (e.g. relu(np.asarray(-1.75)) -> 0.0 of type float)"
-)
-for _name in ("flatten_t_swish", "laplace", "nlrelu", "relu", "soft_clipping", "softplus", "sqnl"):
-    KNOWN_FAILURES[("test_zero_d_and_empty", f"{_name}-numpy-composed")] = _PY_FLOAT
-
-_DOUBLE_BACKWARD = (
-    "second-order reverse mode is NaN at finite x when a limit derivative at +-inf is not finite "
-    "(soft_exponential: f'(+inf) = inf for alpha = 0.5, f'(-inf) = NaN for alpha = -0.5): the "
-    "special-value guard's backward multiplies the cotangent by that limit inside a where, so the "
-    "derivative of the VJP with respect to the cotangent is 0 * inf = NaN (torch: "
-    "d grad_x[0] / d v[1] = NaN at x = [-0.3, 0.5, 1, 2, 3])"
-)
-for _test in ("test_torch_gradcheck", "test_jax_check_grads"):
-    for _a in ("0.5", "-0.5"):
-        KNOWN_FAILURES[(_test, f"soft_exponential(alpha={_a})-composed")] = _DOUBLE_BACKWARD
-
 
 def _case(test: str, case_id: str, *values: Any) -> Any:
     why = KNOWN_FAILURES.get((test, case_id))

@@ -149,7 +149,8 @@ def _specials(jax: Any, lim: Tuple[float, float, float, float], full: bool) -> A
     def bwd(x: Any, g: Any) -> Any:
         s = special(x)
         zero = jnp.zeros_like(g)
-        return jnp.where(s, fill(x, dm, dp) * g, zero), jnp.where(s, zero, g)
+        # double where: no 0 * inf in the derivative of this VJP (second order)
+        return jnp.where(s, fill(x, dm, dp), zero) * jnp.where(s, g, zero), jnp.where(s, zero, g)
 
     fix.defvjp(fwd, bwd)
     _SPECIALS[key] = fix

@@ -188,10 +188,15 @@ def _specials_function(mge: Any) -> Any:
         return _SPECIALS
     F = mge.functional
 
+    def const(x: Any, c: float) -> Any:
+        # NaN computed as sqrt(-1), never a NaN constant: jit.trace compares recorded
+        # constants with ==, and NaN != NaN makes every traced call after the first
+        # an "operator mismatch".
+        return F.full_like(x, c) if c == c else F.sqrt(F.full_like(x, -1.0))
+
     def fill(x: Any, neg: float, pos: float) -> Any:
-        out = F.full_like(x, float("nan"))
-        out = F.where(x < 0, F.full_like(x, neg), out)
-        return F.where(x > 0, F.full_like(x, pos), out)
+        out = F.where(x < 0, const(x, neg), const(x, float("nan")))
+        return F.where(x > 0, const(x, pos), out)
 
     class Specials(mge.autodiff.Function):
         def __init__(self, lim: Any, full: bool) -> None:

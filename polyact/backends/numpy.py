@@ -21,9 +21,15 @@ from ._layers import NumpyStructural, numpy_callable
 NAME = "numpy"
 
 
+def _is_number(x: Any) -> bool:
+    """A Python number; NumPy scalars are not (np.float64 subclasses float, but
+    must keep its dtype, as a float32 0-d result must)."""
+    return isinstance(x, (int, float)) and not isinstance(x, np.generic)
+
+
 def _unary(array_fn: Any, scalar_fn: Any) -> Any:
     def f(self: Any, x: Any) -> Any:
-        return scalar_fn(x) if isinstance(x, (int, float)) else array_fn(x)
+        return scalar_fn(x) if _is_number(x) else array_fn(x)
 
     f.__name__ = array_fn.__name__
     return f
@@ -67,19 +73,19 @@ class NumpyOps(Ops):
     minimum = staticmethod(np.minimum)
 
     def erf(self, x: Any) -> Any:
-        return S.erf(x) if isinstance(x, (int, float)) else self._erf(x)
+        return S.erf(x) if _is_number(x) else self._erf(x)
 
     def erfc(self, x: Any) -> Any:
-        return S.erfc(x) if isinstance(x, (int, float)) else self._erfc(x)
+        return S.erfc(x) if _is_number(x) else self._erfc(x)
 
     def sigmoid(self, x: Any) -> Any:
-        if isinstance(x, (int, float)):
+        if _is_number(x):
             return S.sigmoid(x)
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
     def where(self, cond: Any, a: Any, b: Any) -> Any:
-        if isinstance(cond, (bool, np.bool_)):
+        if isinstance(cond, bool):  # only Python numbers compare to a Python bool
             return a if cond else b
         return np.where(cond, a, b)
 

@@ -128,8 +128,11 @@ def _specials_function(torch: Any) -> Any:
         def backward(ctx: Any, g: Any) -> Any:
             (x,) = ctx.saved_tensors
             special = ~torch.isfinite(x) if ctx.full else torch.isnan(x)
-            gx = torch.where(special, fill(x, ctx.dm, ctx.dp) * g, torch.zeros_like(g))
-            gy = torch.where(special, torch.zeros_like(g), g)
+            zero = torch.zeros_like(g)
+            # double where: the limit derivative (possibly inf) never meets a masked
+            # cotangent, so the backward is itself differentiable without 0 * inf
+            gx = torch.where(special, fill(x, ctx.dm, ctx.dp), zero) * torch.where(special, g, zero)
+            gy = torch.where(special, zero, g)
             return gx, gy, None, None, None, None, None
 
     _SPECIALS = Specials
