@@ -88,7 +88,7 @@ def _framework_version(backend: str) -> str:
 
 def _activations(names: Optional[Sequence[str]] = None) -> List[Any]:
     specs = [registry.get_spec(n) for n in (names if names is not None else registry.list_activations())]
-    return [s for s in specs if s.kind != "structural"]
+    return [s for s in specs if s.elementwise]
 
 
 Inputs = Dict[Tuple[str, str, str], Tuple[np.ndarray, np.ndarray]]

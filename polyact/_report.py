@@ -527,7 +527,7 @@ def plan(
     out: List[Case] = []
     for name in names:
         spec = registry.get_spec(name)
-        if spec.kind == "structural":
+        if not spec.elementwise:
             continue
         for params in param_sets(spec) if all_params else ({},):
             ptuple = tuple(sorted(params.items()))

@@ -38,8 +38,14 @@ WHATS = ("forward", "gradient")
 
 
 def param_sets(spec: Any) -> Tuple[Dict[str, Any], ...]:
-    """The defaults and the spec's example parameter sets."""
-    return ({}, *(dict(e) for e in spec.examples))
+    """The defaults and the spec's example parameter sets (only the examples when
+    a parameter is required: there are no defaults to test)."""
+    examples = tuple(dict(e) for e in spec.examples)
+    if any(p.required for p in spec.params.values()):
+        if not examples:
+            raise ValueError(f"{spec.name} has required parameters: declare examples=({{...}},) to test it")
+        return examples
+    return ({}, *examples)
 
 
 def param_id(params: Mapping[str, Any]) -> str:
@@ -203,7 +209,7 @@ def iter_cases(
     out: List[Case] = []
     for name in names:
         spec = registry.get_spec(name)
-        if spec.kind == "structural":
+        if not spec.elementwise:
             continue
         for params in param_sets(spec) if all_params else ({},):
             ptuple = tuple(sorted(params.items()))

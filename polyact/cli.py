@@ -252,7 +252,7 @@ def _check_kernels(names: Optional[List[str]], backends: List[str], kernels: Lis
     known = {"anchor", "auto"}
     for n in names if names is not None else registry.list_activations():
         spec = registry.get_spec(n)
-        if spec.kind == "structural":
+        if not spec.elementwise:
             continue
         for b in backends:
             known.update(registry.kernels(spec.name, b))

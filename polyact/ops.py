@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["PRIMITIVES", "Ops"]
+__all__ = ["AXIS_PRIMITIVES", "PRIMITIVES", "Ops"]
 
 #: The primitives every backend implements (tested for symmetry).
 PRIMITIVES = (
@@ -46,6 +46,10 @@ PRIMITIVES = (
     "minimum",
     "isnan",
 )
+
+#: Primitives along an axis, for the ``vector`` and ``gated`` kinds (the
+#: element-wise machinery, e.g. the dual-number oracle, does not need them).
+AXIS_PRIMITIVES = ("sum", "amax", "cumsum", "sort", "split2")
 
 
 class Ops:
@@ -139,3 +143,48 @@ class Ops:
     def relu(self, x: Any) -> Any:
         """max(x, 0) with relu'(0) = 0 and NaN propagated."""
         return self.where(x <= 0, 0.0, x)
+
+    # --------------------------------------------------------- along an axis
+    # Generic definitions on NumPy arrays; they also serve the reference
+    # backend's object arrays of mpmath numbers. Framework backends override.
+    def sum(self, x: Any, axis: int) -> Any:
+        """Sum along ``axis``, keeping it (size 1)."""
+        import numpy as np
+
+        return np.sum(x, axis=axis, keepdims=True)
+
+    def amax(self, x: Any, axis: int) -> Any:
+        """Maximum along ``axis``, kept, and NOT differentiated: use it only as a
+        shift the formula is invariant to (softmax's stabiliser)."""
+        import numpy as np
+
+        return np.max(x, axis=axis, keepdims=True)
+
+    def cumsum(self, x: Any, axis: int) -> Any:
+        import numpy as np
+
+        return np.cumsum(x, axis=axis)
+
+    def sort(self, x: Any, axis: int) -> Any:
+        """Ascending sort along ``axis`` (differentiable: a permutation)."""
+        import numpy as np
+
+        return np.sort(x, axis=axis)
+
+    def split2(self, x: Any, axis: int) -> Any:
+        """The two halves of ``x`` along ``axis`` (its size must be even)."""
+        import numpy as np
+
+        _check_even(np.shape(x), axis)
+        return tuple(np.split(x, 2, axis=axis))
+
+
+def _check_even(shape: Any, axis: int) -> None:
+    from .errors import InvalidInputError
+
+    n = tuple(shape)[axis] if len(tuple(shape)) else 0
+    if n % 2:
+        raise InvalidInputError(
+            f"a gated activation splits its input in two halves along axis {axis}, "
+            f"whose size must be even. Received: shape {tuple(shape)}"
+        )

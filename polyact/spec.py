@@ -25,6 +25,7 @@ __all__ = [
     "Native",
     "Param",
     "Reference",
+    "axis_index",
     "integer_at_least",
     "nonnegative",
     "nonzero",
@@ -49,6 +50,8 @@ class Domain:
 
     contains: Callable[[float], bool]
     text: str
+    #: values are integers (an axis, a count): kept as Python ints, never cast
+    integral: bool = False
 
     def __str__(self) -> str:
         return self.text
@@ -80,7 +83,16 @@ def integer_at_least(n: int) -> Domain:
     return Domain(
         lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= n,
         f"an integer >= {n}",
+        integral=True,
     )
+
+
+#: an axis index: any integer, negative ones counting from the end
+axis_index = Domain(
+    lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+    "an integer axis (negative counts from the end)",
+    integral=True,
+)
 
 
 # --------------------------------------------------------------------------- pieces
@@ -177,7 +189,10 @@ class Layer:
         return dict(self.options).get(key, default)
 
 
-KINDS = ("elementwise", "per_channel", "structural")
+KINDS = ("elementwise", "per_channel", "structural", "vector", "gated")
+#: kinds computed value by value (the special-value guard, limits and the
+#: element-wise consistency matrix apply to them)
+ELEMENTWISE_KINDS = ("elementwise", "per_channel")
 ACCURACY_GROUPS = ("exact", "transcendental", "composition")
 
 
@@ -195,7 +210,10 @@ class ActivationSpec:
         formula: LaTeX of the function.
         summary: one line.
         kind: ``"elementwise"``, ``"per_channel"`` or ``"structural"`` (derived
-            from the parameters and layers when omitted).
+            from the parameters and layers when omitted); ``"vector"`` for a
+            function along an axis (softmax: each output depends on the whole
+            slice) and ``"gated"`` for one that splits its input in two halves
+            along an axis. Both declare an explicit ``axis`` parameter.
         grad: optional closed-form derivative ``grad(x, ops, **params)``.
         kinks: derivative conventions at non-smooth points.
         bounded, monotone, smooth: properties (``None`` = not stated).
@@ -258,6 +276,8 @@ class ActivationSpec:
             )
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}. Received: kind={self.kind!r}")
+        if self.kind in ("vector", "gated") and "axis" not in self.params:
+            raise ValueError(f"a {self.kind} activation declares an explicit 'axis' parameter ({self.name})")
         if not self.summary and self.fn.__doc__:
             object.__setattr__(self, "summary", self.fn.__doc__.strip().splitlines()[0])
 
@@ -266,6 +286,11 @@ class ActivationSpec:
     def trainable(self) -> Tuple[str, ...]:
         """Names of the trainable parameters."""
         return tuple(k for k, p in self.params.items() if p.trainable)
+
+    @property
+    def elementwise(self) -> bool:
+        """Computed value by value (``elementwise`` or ``per_channel`` kinds)."""
+        return self.kind in ELEMENTWISE_KINDS
 
     @property
     def per_channel(self) -> bool:

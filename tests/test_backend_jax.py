@@ -23,7 +23,7 @@ jax.config.update("jax_enable_x64", True)  # float64 tests; every array below na
 
 B = polyact.get_backend("jax")
 X = np.linspace(-6.0, 6.0, 49)
-ELEMENTWISE = [n for n in polyact.list_activations() if polyact.get_spec(n).kind != "structural"]
+ELEMENTWISE = [n for n in polyact.list_activations() if polyact.get_spec(n).elementwise]
 STATELESS = [n for n in ELEMENTWISE if not polyact.get_spec(n).trainable]
 
 # (activation, kernel) pairs whose JAX values break the numerical contract in float32 and float64:

@@ -37,7 +37,7 @@ from megengine.autodiff import GradManager  # noqa: E402
 from polyact.backends import megengine as mbackend  # noqa: E402
 
 B = pa.get_backend("megengine")
-ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).kind != "structural"]
+ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 KERNELS = [(n, k) for n in ELEMENTWISE for k in pa.kernels(n, "megengine")]
 NATIVES = [n for n in ELEMENTWISE if "native" in pa.kernels(n, "megengine")]
 X49 = np.linspace(-6.0, 6.0, 49).astype(np.float32)

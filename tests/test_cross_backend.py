@@ -338,7 +338,7 @@ def test_dump_complete(backend: str) -> None:
     want = {
         (name, params_key(params), dtype)
         for name in polyact.list_activations()
-        if polyact.get_spec(name).kind != "structural"
+        if polyact.get_spec(name).elementwise
         for params in param_sets(polyact.get_spec(name))
         for dtype in manifest.get("dtypes", ())
     }

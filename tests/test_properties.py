@@ -30,7 +30,7 @@ from polyact.check import backend_dtypes, param_id, param_sets
 
 from .conftest import BACKENDS
 
-ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).kind != "structural"]
+ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 WITH_PARAMS = [n for n in ELEMENTWISE if pa.get_spec(n).params]
 TRAINABLE = [n for n in ELEMENTWISE if pa.get_spec(n).trainable]
 MONOTONE = [n for n in ELEMENTWISE if pa.get_spec(n).monotone is True]

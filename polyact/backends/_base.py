@@ -16,7 +16,7 @@ import re
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from ..errors import ActivationError, BackendNotInstalledError, InvalidInputError
-from ..ops import Ops
+from ..ops import Ops, _check_even
 from ..spec import ActivationSpec, Kernel, Layer
 
 HALF = ("float16", "bfloat16")
@@ -232,10 +232,14 @@ class Backend:
         chan, cast = self._channel_param, self._cast_param
 
         layout = self._layout
-        guard, guarded, concrete = self.guard_specials, self._guarded, self._concrete
+        guard, guarded, concrete = self.guard_specials and spec.elementwise, self._guarded, self._concrete
+
+        gated = spec.kind == "gated"
 
         def run(x: Any, params: Mapping[str, Any]) -> Any:
             dt = check(x, name)
+            if gated:  # one message on every backend and kernel (natives raise their own)
+                _check_even(tuple(x.shape), params["axis"])
             xc = promote(x) if dt in HALF else layout(x)
             p = {k: cast(v, xc) for k, v in params.items()}
             for k in channel_keys:

@@ -101,6 +101,24 @@ class JaxOps(Ops):
             return a if cond else b
         return self.jnp.where(cond, a, b)
 
+    def sum(self, x: Any, axis: int) -> Any:
+        return self.jnp.sum(x, axis=axis, keepdims=True)
+
+    def amax(self, x: Any, axis: int) -> Any:
+        return self.j.lax.stop_gradient(self.jnp.max(x, axis=axis, keepdims=True))
+
+    def cumsum(self, x: Any, axis: int) -> Any:
+        return self.jnp.cumsum(x, axis=axis)
+
+    def sort(self, x: Any, axis: int) -> Any:
+        return self.jnp.sort(x, axis=axis)
+
+    def split2(self, x: Any, axis: int) -> Any:
+        from ..ops import _check_even
+
+        _check_even(x.shape, axis)
+        return tuple(self.jnp.split(x, 2, axis=axis))
+
     def maximum(self, a: Any, b: Any) -> Any:
         if _is_scalar(a) and _is_scalar(b):
             return S.maximum(float(a), float(b))

@@ -157,6 +157,37 @@ class MegEngineOps(Ops):
         out = F.where(cond, a, b)
         return out if shape else out.reshape(())
 
+    def sum(self, x: Any, axis: int) -> Any:
+        return self.F.sum(x, axis=axis, keepdims=True)
+
+    def amax(self, x: Any, axis: int) -> Any:
+        return self.F.max(x.detach(), axis=axis, keepdims=True)
+
+    def cumsum(self, x: Any, axis: int) -> Any:
+        return self.F.cumsum(x, axis % x.ndim)
+
+    def sort(self, x: Any, axis: int) -> Any:
+        # F.sort sorts the last axis of a 1-D or 2-D tensor: move the axis last,
+        # flatten the others, sort, and undo both
+        F, nd = self.F, x.ndim
+        axis %= nd
+        perm = [i for i in range(nd) if i != axis] + [axis]
+        xt = F.transpose(x, perm) if axis != nd - 1 else x
+        shape = tuple(xt.shape)
+        out = F.sort(xt.reshape(-1, shape[-1]))[0].reshape(shape)
+        if axis == nd - 1:
+            return out
+        inv = [0] * nd
+        for i, pi in enumerate(perm):
+            inv[pi] = i
+        return F.transpose(out, inv)
+
+    def split2(self, x: Any, axis: int) -> Any:
+        from ..ops import _check_even
+
+        _check_even(x.shape, axis)
+        return tuple(self.F.split(x, 2, axis=axis % x.ndim))
+
     def maximum(self, a: Any, b: Any) -> Any:
         if not isinstance(a, self.T) and not isinstance(b, self.T):
             return S.maximum(a, b)

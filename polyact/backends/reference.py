@@ -173,6 +173,8 @@ def _mp_params(spec: ActivationSpec, params: Mapping[str, Any], ndim: int, axis:
             shape = [1] * ndim
             shape[axis] = vec.size
             out[k] = vec.reshape(shape)
+        elif spec.params[k].domain.integral:
+            out[k] = int(v)
         elif isinstance(v, (int, float, np.floating, np.integer)) or np.ndim(v) == 0:
             out[k] = mp.mpf(float(np.asarray(v)))
         else:
@@ -189,6 +191,9 @@ def evaluate(
     mp = _mp()
     p = spec.bind(dict(params or {}))
     xm = to_mp(x)
+    if not spec.elementwise:  # along an axis: the formula on the whole array (gated: half the size)
+        with mp.workdps(DPS):
+            return np.asarray(spec.fn(xm, ops(), **_mp_params(spec, p, xm.ndim, channel_axis)), dtype=object)
     inf = np.frompyfunc(mp.isinf, 1, 1)(xm).astype(bool) if xm.size else np.zeros(xm.shape, bool)
     mpp = _mp_params(spec, p, xm.ndim, channel_axis)
     with mp.workdps(DPS):

@@ -78,6 +78,24 @@ class TorchOps(Ops):
             return a if cond else b
         return self.t.where(cond, a, b)
 
+    def sum(self, x: Any, axis: int) -> Any:
+        return x.sum(dim=axis, keepdim=True)
+
+    def amax(self, x: Any, axis: int) -> Any:
+        return x.detach().amax(dim=axis, keepdim=True)
+
+    def cumsum(self, x: Any, axis: int) -> Any:
+        return self.t.cumsum(x, dim=axis)
+
+    def sort(self, x: Any, axis: int) -> Any:
+        return self.t.sort(x, dim=axis).values
+
+    def split2(self, x: Any, axis: int) -> Any:
+        from ..ops import _check_even
+
+        _check_even(x.shape, axis)
+        return tuple(self.t.chunk(x, 2, dim=axis))
+
     def maximum(self, a: Any, b: Any) -> Any:
         if not isinstance(a, self.T):
             a, b = b, a
