@@ -1,0 +1,172 @@
+"""Echo's PyTorch activations (``echoAI.Activation.t_ops``) on polyact.
+
+Each class has the name and constructor signature of Echo's PyTorch page and is a
+``torch.nn.Module`` wrapping the polyact module it stands for (the ``act``
+attribute), with trainable ``nn.Parameter``\\ s where Echo has them.
+
+>>> from polyact.compat.echo.t_ops import Mish  # was: from echoAI.Activation.t_ops import Mish
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+from ... import registry
+from . import (
+    Plan,
+    aria2_plan,
+    elish_plan,
+    isru_plan,
+    soft_exponential_plan,
+    srelu_plan,
+    swish_plan,
+)
+
+_BACKEND = registry.get_backend("torch")  # a clear error when torch is not installed
+
+import torch  # noqa: E402
+
+__all__ = [
+    "SQNL",
+    "ISRU",
+    "Aria2",
+    "Elish",
+    "Funnel",
+    "Mish",
+    "NLReLU",
+    "SReLU",
+    "SoftClipping",
+    "SoftExponential",
+    "Swish",
+]
+
+
+class _EchoModule(torch.nn.Module):
+    """A torch module that runs one polyact activation, ``self.act``."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+        self.act = registry.get_activation(plan.name, "torch", **plan.params, **plan.options)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return self.act(input)
+
+
+class Mish(_EchoModule):
+    """Echo's Mish: polyact's ``mish``, x * tanh(softplus(x))."""
+
+    def __init__(self) -> None:
+        super().__init__(Plan("mish", {}, {}))
+
+
+class Swish(_EchoModule):
+    """Echo's Swish family; the flags pick, in this order: ``eswish`` (E-swish,
+    beta * x * sigmoid(x), polyact's ``e_swish`` with Echo's beta = 1.735),
+    ``pfts`` (Parametric Flatten T-Swish, T trainable from -0.2), ``flatten``
+    (Flatten T-Swish with T = -0.2, polyact's ``flatten_t_swish``), ``swish``
+    (x * sigmoid(beta1 x) with a trainable beta1 starting at 1: polyact's
+    ``swish_beta``; Echo draws it from N(0, 1)); all False: SiLU."""
+
+    def __init__(
+        self,
+        eswish: bool = False,
+        swish: bool = True,
+        beta: float = 1.735,
+        flatten: bool = False,
+        pfts: bool = False,
+    ) -> None:
+        super().__init__(swish_plan(eswish, swish, beta, flatten, pfts))
+
+
+class Aria2(_EchoModule):
+    """Echo's Aria2 as Echo documents and computes it: (1 + exp(-beta x))^(-alpha),
+    WITHOUT the paper's factor x, so it is a generalised sigmoid in (0, 1) and not
+    polyact's ``aria2`` (x * (1 + exp(-beta x))^(-alpha), the ARiA paper's form)."""
+
+    def __init__(self, beta: float = 0.5, alpha: float = 1.0) -> None:
+        super().__init__(aria2_plan(beta, alpha))
+
+
+class Elish(_EchoModule):
+    """Echo's ELiSH (polyact's ``elish``), or Hard ELiSH with ``hard=True``
+    (polyact's ``hard_elish``, with exp(x) - 1 as Echo's page writes it; Echo's
+    code has exp(x - 1))."""
+
+    def __init__(self, hard: bool = False) -> None:
+        super().__init__(elish_plan(hard))
+
+
+class ISRU(_EchoModule):
+    """Echo's ISRU x / sqrt(1 + alpha x^2) (polyact's ``isru``), or ISRLU with
+    ``isrlu=True`` (polyact's ``isrlu``)."""
+
+    def __init__(self, alpha: float = 1.0, isrlu: bool = False) -> None:
+        super().__init__(isru_plan(alpha, isrlu))
+
+
+class NLReLU(_EchoModule):
+    """Echo's NLReLU: polyact's ``nlrelu``, log(1 + beta * max(0, x)); with
+    ``inplace=True`` the result is written into the input, which is returned."""
+
+    def __init__(self, beta: float = 1.0, inplace: bool = False) -> None:
+        super().__init__(Plan("nlrelu", {"beta": beta}, {}))
+        self.inplace = inplace
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        out = self.act(input)
+        return input.copy_(out) if self.inplace else out
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class SoftClipping(_EchoModule):
+    """Echo's Soft Clipping: polyact's ``soft_clipping`` (finite for every x)."""
+
+    def __init__(self, alpha: float = 0.5) -> None:
+        super().__init__(Plan("soft_clipping", {"alpha": alpha}, {}))
+
+
+class SoftExponential(_EchoModule):
+    """Echo's Soft Exponential with a trainable alpha (0 when None): polyact's
+    ``soft_exponential``, the paper's formula as Echo's code has it (Echo's page
+    misprints two branches); alpha trains from 0, which Echo's never does."""
+
+    def __init__(self, alpha: Optional[float] = None) -> None:
+        super().__init__(soft_exponential_plan(alpha))
+
+    @property
+    def alpha(self) -> torch.Tensor:
+        return self.act.alpha
+
+
+class SQNL(_EchoModule):
+    """Echo's SQNL: polyact's ``sqnl``."""
+
+    def __init__(self) -> None:
+        super().__init__(Plan("sqnl", {}, {}))
+
+
+class SReLU(_EchoModule):
+    """Echo's SReLU with one trainable (t_r, t_l, a_r, a_l) per feature of the last
+    axis: polyact's ``srelu``, t + a (x - t) outside [t_l, t_r] as the paper and
+    Echo's page write it (Echo's code uses x + t). ``parameters`` (t_r, t_l, a_r,
+    a_l) are copied; without them polyact's deterministic start (t_l = 0,
+    a_l = 0.2, t_r = 1, a_r = 1) replaces Echo's N(0, 1) draws."""
+
+    def __init__(self, in_features: Any, parameters: Optional[Sequence[Any]] = None) -> None:
+        super().__init__(srelu_plan(in_features, parameters))
+
+    tr = property(lambda self: self.act.t_right)
+    tl = property(lambda self: self.act.t_left)
+    ar = property(lambda self: self.act.a_right)
+    al = property(lambda self: self.act.a_left)
+
+
+class Funnel(_EchoModule):
+    """Echo's Funnel, the funnel activation max(x, BN(depthwise 3x3 conv(x))) on
+    NCHW input: polyact's ``funnel_relu``."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__(Plan("funnel_relu", {"in_channels": in_channels}, {}))
