@@ -125,7 +125,8 @@ class Param:
 class Kink:
     """A point where the derivative jumps, and the derivative polyact returns there.
 
-    ``at`` and ``grad`` are numbers, or names of parameters whose value they take.
+    ``at`` and ``grad`` are numbers, names of parameters whose value they take,
+    or arithmetic expressions of the parameters (``"(lower + upper) / 2"``).
     """
 
     at: Union[float, str]
@@ -189,10 +190,13 @@ class Layer:
         return dict(self.options).get(key, default)
 
 
-KINDS = ("elementwise", "per_channel", "structural", "vector", "gated")
+KINDS = ("elementwise", "per_channel", "structural", "vector", "gated", "stochastic")
 #: kinds computed value by value (the special-value guard, limits and the
-#: element-wise consistency matrix apply to them)
-ELEMENTWISE_KINDS = ("elementwise", "per_channel")
+#: element-wise consistency matrix apply to them; a stochastic activation is
+#: element-wise in evaluation mode, where it has no noise)
+ELEMENTWISE_KINDS = ("elementwise", "per_channel", "stochastic")
+#: distributions a stochastic activation's noise may come from
+NOISES = ("uniform", "normal")
 ACCURACY_GROUPS = ("exact", "transcendental", "composition")
 
 
@@ -214,6 +218,11 @@ class ActivationSpec:
             function along an axis (softmax: each output depends on the whole
             slice) and ``"gated"`` for one that splits its input in two halves
             along an axis. Both declare an explicit ``axis`` parameter.
+            ``"stochastic"`` when ``noise`` is set.
+        noise: ``"uniform"`` (on [0, 1)) or ``"normal"`` (standard): the
+            activation is stochastic. Its formula takes ``noise=None``, a
+            tensor of such draws shaped like ``x`` in training mode and None
+            in evaluation mode (where it must be deterministic).
         grad: optional closed-form derivative ``grad(x, ops, **params)``.
         kinks: derivative conventions at non-smooth points.
         bounded, monotone, smooth: properties (``None`` = not stated).
@@ -256,6 +265,7 @@ class ActivationSpec:
     init_doc: str = ""
     examples: Tuple[Mapping[str, Any], ...] = ()
     accuracy: str = "composition"
+    noise: Optional[str] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))
@@ -265,6 +275,8 @@ class ActivationSpec:
         if not self.kind:
             if self.layers:
                 kind = "structural"
+            elif self.noise is not None:
+                kind = "stochastic"
             elif any(p.per_channel for p in self.params.values()):
                 kind = "per_channel"
             else:
@@ -276,6 +288,8 @@ class ActivationSpec:
             )
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}. Received: kind={self.kind!r}")
+        if self.noise is not None and self.noise not in NOISES:
+            raise ValueError(f"noise must be one of {NOISES}. Received: noise={self.noise!r}")
         if self.kind in ("vector", "gated") and "axis" not in self.params:
             raise ValueError(f"a {self.kind} activation declares an explicit 'axis' parameter ({self.name})")
         if not self.summary and self.fn.__doc__:
@@ -401,10 +415,18 @@ class ActivationSpec:
         """``[(x, derivative)]`` for the kinks with the given parameter values."""
         out = []
         for k in self.kinks:
-            at = params[k.at] if isinstance(k.at, str) else k.at
-            g = params[k.grad] if isinstance(k.grad, str) else k.grad
-            out.append((float(at), float(g)))
+            out.append((_param_value(k.at, params), _param_value(k.grad, params)))
         return out
+
+
+def _param_value(v: Union[float, str], params: Mapping[str, Any]) -> float:
+    """A number, or an arithmetic expression of the parameters (a name alone,
+    or e.g. ``"(lower + upper) / 2"``)."""
+    if not isinstance(v, str):
+        return float(v)
+    if v in params:
+        return float(params[v])
+    return float(eval(v, {"__builtins__": {}}, {k: float(params[k]) for k in params}))
 
 
 def _concrete_values(value: Any) -> Optional[Sequence[Any]]:

@@ -59,3 +59,13 @@ def backend_params(differentiable_only: bool = False) -> list:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"polyact backends under test: {', '.join(BACKENDS) or 'none'} (required: {', '.join(REQUIRED) or 'none'})"
+
+
+def evaluation(obj):
+    """``obj`` in evaluation mode when its activation is stochastic (torch,
+    MegEngine and nnx modules start in training mode, with noise); generic tests
+    compare objects with the deterministic plain function."""
+    spec = getattr(obj, "spec", None)
+    if getattr(spec, "noise", None) is not None and hasattr(obj, "eval"):
+        obj.eval()
+    return obj

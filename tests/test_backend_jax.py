@@ -15,6 +15,8 @@ import pytest
 import polyact
 from polyact.ops import PRIMITIVES, Ops
 
+from .conftest import evaluation
+
 jax = pytest.importorskip("jax")
 nnx = pytest.importorskip("flax.nnx")
 import jax.numpy as jnp  # noqa: E402
@@ -186,7 +188,7 @@ def test_values_agree_with_numpy(name):
     x32 = X.astype(np.float32)
     ref = _numpy_ref(name, x32.astype(np.float64))
     f = polyact.get_function(name, "jax")
-    act = polyact.get_activation(name, "jax")
+    act = evaluation(polyact.get_activation(name, "jax"))
     for y in (f(jnp.asarray(x32)), act(jnp.asarray(x32))):
         assert y.dtype == jnp.float32 and y.shape == x32.shape
         np.testing.assert_allclose(_np(y), ref, rtol=1e-5, atol=1e-6, err_msg=name)
@@ -231,7 +233,7 @@ def test_gelu_is_the_exact_erf_form():
 # --------------------------------------------------------------------------- transformations
 @pytest.mark.parametrize("name,kernel", _kernel_cases(STATELESS))
 def test_jit_grad_vmap(name, kernel):
-    act = polyact.get_activation(name, "jax", kernel=kernel)
+    act = evaluation(polyact.get_activation(name, "jax", kernel=kernel))
     x = jnp.asarray(X, dtype=jnp.float32)
     eager = _np(act(x))
     np.testing.assert_allclose(_np(jax.jit(act)(x)), eager, rtol=1e-6, atol=1e-7)
@@ -293,7 +295,7 @@ def test_kink_gradients_follow_the_spec():
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_half_precision_is_float32_rounded_once(name, dtype):
     x_half = jnp.asarray(np.concatenate([X, [-20.0, -11.5, 11.5]]), dtype=dtype)
-    act = polyact.get_activation(name, "jax")
+    act = evaluation(polyact.get_activation(name, "jax"))
     y = act(x_half)
     assert y.dtype == x_half.dtype and y.shape == x_half.shape
     expected = act(x_half.astype(jnp.float32)).astype(dtype)
@@ -684,3 +686,14 @@ def test_stateless_activation_pickles():
     assert back == act and repr(back) == repr(act)
     x = jnp.asarray(X, dtype=jnp.float32)
     np.testing.assert_array_equal(_np(back(x)), _np(act(x)))
+
+
+def test_jax_training_needs_an_explicit_key():
+    f = polyact.get_function("rrelu", "jax")
+    with pytest.raises(polyact.errors.ActivationError, match="explicit key"):
+        f(jnp.ones(3), training=True)
+    m = polyact.get_activation("rrelu", "jax")
+    with pytest.raises(polyact.errors.ActivationError, match="rngs="):
+        m(jnp.ones(3))
+    y = m(-jnp.ones(1000), rngs=nnx.Rngs(0))
+    assert float(jnp.std(y)) > 0

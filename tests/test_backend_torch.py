@@ -131,3 +131,12 @@ def test_modules_compile_without_graph_breaks(name, params):
     compiled = torch.compile(m, fullgraph=True)
     x = torch.randn(8, 4) * 5
     assert torch.allclose(compiled(x), m(x), rtol=1e-6, atol=1e-7)
+
+
+def test_probact_sigma_gradient_is_the_summed_noise_torch():
+    m = pa.get_activation("probact", "torch", sigma=0.5, seed=1)
+    x = torch.linspace(-2, 2, 101)
+    y = m(x)
+    y.sum().backward()
+    noise = (y.detach() - torch.relu(x)) / 0.5
+    torch.testing.assert_close(m.sigma.grad, noise.sum(), rtol=1e-5, atol=1e-4)

@@ -27,7 +27,7 @@ from polyact._numerics import numpy_dtype, within_contract
 from polyact._refcache import reference
 from polyact.check import backend_dtypes, param_id, param_sets
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, evaluation
 
 ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 
@@ -208,7 +208,7 @@ def test_integer_and_bool_inputs_raise(name, backend, kernel):
     spec = pa.get_spec(name)
     f = pa.get_function(name, backend, kernel=kernel)
     extra = {"num_channels": 3} if spec.per_channel else {}
-    obj = pa.get_activation(name, backend, kernel=kernel, **extra)
+    obj = evaluation(pa.get_activation(name, backend, kernel=kernel, **extra))
     for x in _integer_inputs(backend):
         for call in (f, obj):
             with pytest.raises(TypeError, match="float") as info:

@@ -8,7 +8,7 @@ import pytest
 
 import polyact as pa
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, evaluation
 
 HALF = {
     "numpy": ("float16",),
@@ -34,7 +34,7 @@ def test_object_matches_function_and_keeps_dtype(name, backend, dtype):
     be = pa.get_backend(backend)
     spec = pa.get_spec(name)
     extra = {"num_channels": 3, "channel_axis": 1} if spec.per_channel else {}
-    obj = pa.get_activation(name, backend=backend, **extra)
+    obj = evaluation(pa.get_activation(name, backend=backend, **extra))
     x_np = np.linspace(-6.0, 6.0, 3 * 9).reshape(9, 3)
     x = be.from_numpy(x_np, dtype)
     y = obj(x)
@@ -60,7 +60,7 @@ CONFIG_CASES = [
 def test_config_round_trip_across_backends(backend, name, kwargs):
     import json
 
-    obj = pa.get_activation(name, backend=backend, **kwargs)
+    obj = evaluation(pa.get_activation(name, backend=backend, **kwargs))
     config = pa.to_config(obj)
     assert json.loads(json.dumps(config)) == config and config["name"] == name
     spec = pa.get_spec(name)

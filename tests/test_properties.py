@@ -28,7 +28,7 @@ from polyact._numerics import FORMATS, numpy_dtype, within_contract
 from polyact._refcache import reference
 from polyact.check import backend_dtypes, param_id, param_sets
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, evaluation
 
 ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 WITH_PARAMS = [n for n in ELEMENTWISE if pa.get_spec(n).params]
@@ -337,7 +337,7 @@ def test_scalar_trainable_parameter_gradients(name, backend):
     def check(params, x):
         ref_y = reference(spec, params, x, dtype, "value")
         assume(np.isfinite(ref_y).all())  # alpha < 0 of soft_exponential: x outside the domain
-        module = pa.get_activation(name, backend, **params)
+        module = evaluation(pa.get_activation(name, backend, **params))
         _check_param_grads(spec, backend, module, x, lambda _c: params)
 
     check()
@@ -388,7 +388,7 @@ def test_per_channel_trainable_parameter_gradients(name, backend):
     def channel_params(c):
         return {k: (sets[c][k] if p.per_channel else sets[0][k]) for k, p in spec.params.items()}
 
-    module = pa.get_activation(name, backend, num_channels=3, channel_axis=1, **kwargs)
+    module = evaluation(pa.get_activation(name, backend, num_channels=3, channel_axis=1, **kwargs))
     rng = np.random.default_rng(3)
     x = rng.uniform(-4.0, 4.0, size=(8, 3, 5)).astype(dtype)
     be = pa.get_backend(backend)

@@ -235,8 +235,11 @@ class Backend:
         guard, guarded, concrete = self.guard_specials and spec.elementwise, self._guarded, self._concrete
 
         gated = spec.kind == "gated"
+        noise, draw = spec.noise, self.draw
 
-        def run(x: Any, params: Mapping[str, Any]) -> Any:
+        def run(x: Any, params: Mapping[str, Any], rng: Any = None) -> Any:
+            """``rng``: None in evaluation mode; in training mode (stochastic
+            activations) the backend's generator, or True for its global one."""
             dt = check(x, name)
             if gated:  # one message on every backend and kernel (natives raise their own)
                 _check_even(tuple(x.shape), params["axis"])
@@ -244,6 +247,8 @@ class Backend:
             p = {k: cast(v, xc) for k, v in params.items()}
             for k in channel_keys:
                 p[k] = chan(p[k], xc, axis)
+            if noise is not None and rng is not None:
+                p["noise"] = draw(noise, xc, rng)
             if guard:
                 lim = limits_for(spec, params, concrete)
                 y = guarded(impl, xc, p, lim)
@@ -252,6 +257,17 @@ class Backend:
             return demote(y, dt) if dt in HALF else y
 
         return run
+
+    def draw(self, dist: str, like: Any, rng: Any) -> Any:
+        """Noise for a stochastic activation: ``dist`` (uniform on [0, 1) or
+        standard normal) draws shaped and typed like ``like``, from ``rng`` (the
+        backend's generator, or True for the framework's global one)."""
+        raise NotImplementedError(f"the {self.name} backend has no stochastic activations")
+
+    def training_rng(self, spec: ActivationSpec, rng: Any) -> Any:
+        """The generator a function call in training mode uses (``rng`` given
+        by the caller, or None)."""
+        return True if rng is None else rng
 
     #: whether kernels run behind the special-value guard (see :mod:`polyact._limits`)
     guard_specials: bool = True
@@ -284,6 +300,16 @@ class Backend:
         options: Mapping[str, Any],
     ) -> Callable[..., Any]:
         run = self.runner(spec, impl, options)
+        if spec.noise is not None:
+            training_rng = self.training_rng
+
+            def f(x: Any, *, training: bool = False, rng: Any = None, **overrides: Any) -> Any:
+                p = spec.bind({**params, **overrides}) if overrides else params
+                return run(x, p, training_rng(spec, rng) if training else None)
+
+            f.__name__ = f.__qualname__ = spec.name
+            f.__doc__ = spec.docstring(self.name)
+            return f
 
         def f(x: Any, **overrides: Any) -> Any:
             return run(x, spec.bind({**params, **overrides}) if overrides else params)

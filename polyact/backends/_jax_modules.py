@@ -106,11 +106,27 @@ class PolyactModule(nnx.Module):
             setattr(self, k, nnx.Param(jnp.asarray(v, dtype=jnp.float32)))
         self._fixed = tuple((k, _static(v)) for k, v in state.fixed.items())
         self._run = backend.runner(spec, kernel.impl, {"channel_axis": self.channel_axis})
+        if spec.noise is not None:
+            # as nnx.Dropout: noise unless deterministic (``module.eval()`` sets it),
+            # drawn from the ``noise`` stream of ``rngs`` (or its default stream)
+            rngs = options.get("rngs")
+            if rngs is None and options.get("seed") is not None:
+                rngs = nnx.Rngs(int(options["seed"]))
+            self.rngs = rngs
+            self.deterministic = False
 
-    def __call__(self, x: Any) -> Any:
+    def __call__(self, x: Any, *, rngs: Any = None) -> Any:
         params = dict(self._fixed)
         for k in self.spec.trainable:
             params[k] = getattr(self, k).get_value()
+        if self.spec.noise is not None and not self.deterministic:
+            rngs = rngs if rngs is not None else self.rngs
+            if rngs is None:
+                raise ActivationError(
+                    f"{self.spec.name} is stochastic: build it with rngs=nnx.Rngs(0) (or seed=...), pass "
+                    f"rngs= to the call, or call module.eval() for the deterministic evaluation mode."
+                )
+            return self._run(x, params, rngs.noise())
         return self._run(x, params)
 
     @property
@@ -290,7 +306,7 @@ def build_module(
 ) -> Any:
     if spec.kind == "structural":
         return _base.spec_class(spec, PolyactStructural, __name__, "jax")(backend, spec, params, options)
-    if spec.trainable:
+    if spec.trainable or spec.noise is not None:
         return _base.spec_class(spec, PolyactModule, __name__, "jax")(backend, spec, kernel, params, options)
     return JaxActivation(backend, spec, kernel, params, options)
 

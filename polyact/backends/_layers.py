@@ -48,8 +48,9 @@ class FunctionActivation:
         self._f = backend.make_function(spec, kernel, self.params, options)
         self.__doc__ = spec.docstring(backend.name)
 
-    def __call__(self, x: Any) -> Any:
-        return self._f(x)
+    def __call__(self, x: Any, **kwargs: Any) -> Any:
+        """``kwargs``: ``training``/``rng`` of a stochastic activation."""
+        return self._f(x, **kwargs)
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()

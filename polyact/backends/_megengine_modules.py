@@ -15,7 +15,7 @@ from . import _base
 from ._layers import format_params
 from .megengine import NAME, torch_momentum_to_megengine
 
-_RUNTIME = ("_run", "_backend")
+_RUNTIME = ("_run", "_backend", "_noise_rng")
 
 
 def _as_local_state(module: M.Module, state: Dict[str, Any]) -> Dict[str, Any]:
@@ -70,6 +70,8 @@ class PolyactModule(M.Module):
         self._trainable = spec.trainable
         for k, v in state.trainable.items():  # scalars become 0-d Parameters
             setattr(self, k, mge.Parameter(np.asarray(v, dtype=np.float32), dtype="float32"))
+        # stochastic: noise in training mode only, from RNG(seed) or the global generator
+        object.__setattr__(self, "_noise_seed", options.get("seed"))
         self._bind(backend, kernel)
 
     def _bind(self, backend: Any, kernel: Kernel) -> None:
@@ -104,7 +106,18 @@ class PolyactModule(M.Module):
         params = dict(self._fixed)
         for k in self._trainable:
             params[k] = getattr(self, k)
+        if self.spec.noise is not None and self.training:
+            return self._run(x, params, self._rng())
         return self._run(x, params)
+
+    def _rng(self) -> Any:
+        if self._noise_seed is None:
+            return True
+        rng = self.__dict__.get("_noise_rng")
+        if rng is None:
+            rng = mge.random.RNG(seed=int(self._noise_seed))
+            object.__setattr__(self, "_noise_rng", rng)
+        return rng
 
     def _module_info_string(self) -> str:
         parts = [format_params(self._fixed)] if self._fixed else []

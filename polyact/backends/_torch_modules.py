@@ -41,7 +41,19 @@ class PolyactModule(nn.Module):
         self._trainable = spec.trainable
         for k, v in state.trainable.items():
             setattr(self, k, nn.Parameter(torch.tensor(v, dtype=torch.float32)))
+        # stochastic: noise in training mode only, from a generator seeded with
+        # ``seed`` (one per device, made on first use) or torch's global one
+        self._seed = options.get("seed")
+        self._generators: Dict[Any, Any] = {}
         self._bind(backend, kernel)
+
+    def _rng(self, x: torch.Tensor) -> Any:
+        if self._seed is None:
+            return True
+        gen = self._generators.get(x.device)
+        if gen is None:
+            gen = self._generators[x.device] = torch.Generator(device=x.device).manual_seed(int(self._seed))
+        return gen
 
     def _bind(self, backend: Any, kernel: Kernel) -> None:
         self._run = backend.runner(self.spec, kernel.impl, {"channel_axis": self.channel_axis})
@@ -52,6 +64,7 @@ class PolyactModule(nn.Module):
         state = self.__dict__.copy()
         for k in ("_run", "_inplace_impl", "_backend"):
             state.pop(k, None)
+        state["_generators"] = {}
         return state
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
@@ -68,6 +81,8 @@ class PolyactModule(nn.Module):
             self._backend.check_input(x, self.spec.name)
             lim = limits_for(self.spec, params, self._backend._concrete)
             return self._backend.fix_inplace(x, self._inplace_impl, params, lim)
+        if self.spec.noise is not None and self.training:
+            return self._run(x, params, self._rng(x))
         return self._run(x, params)
 
     def extra_repr(self) -> str:

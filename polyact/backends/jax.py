@@ -265,6 +265,20 @@ class JaxBackend(_base.Backend):
         return v.reshape(_base.broadcast_shape(tuple(like.shape), axis, int(v.shape[0]), "activation"))
 
     # ------------------------------------------------------------------ objects
+    def draw(self, dist: str, like: Any, rng: Any) -> Any:
+        """From ``rng``, a JAX PRNG key (there is no global generator)."""
+        r = self.fw.random
+        make = r.uniform if dist == "uniform" else r.normal
+        return make(rng, like.shape, like.dtype)
+
+    def training_rng(self, spec: ActivationSpec, rng: Any) -> Any:
+        if rng is None or rng is True:
+            raise ActivationError(
+                f"{spec.name} is stochastic: in training mode on JAX pass an explicit key, "
+                f"f(x, training=True, rng=jax.random.key(0)) (a fresh key per call)."
+            )
+        return rng
+
     def make_module(
         self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
     ) -> Any:

@@ -268,7 +268,7 @@ class MegEngineBackend(_base.Backend):
         for t in (np.float16, np.float32, np.float64, np.longdouble):
             np.finfo(t)
         mge = importlib.import_module("megengine")
-        for sub in ("functional", "module", "autodiff", "optimizer"):
+        for sub in ("functional", "module", "autodiff", "optimizer", "random"):
             importlib.import_module(f"megengine.{sub}")
         return mge
 
@@ -346,12 +346,19 @@ class MegEngineBackend(_base.Backend):
         run = super().runner(spec, impl, options)
         tensor = self.fw.Tensor
 
-        def run0(x: Any, params: Any) -> Any:
+        def run0(x: Any, params: Any, rng: Any = None) -> Any:
             if isinstance(x, tensor) and x.ndim == 0:
-                return run(x.reshape((1,)), params).reshape(())
-            return run(x, params)
+                return run(x.reshape((1,)), params, rng).reshape(())
+            return run(x, params, rng)
 
         return run0
+
+    def draw(self, dist: str, like: Any, rng: Any) -> Any:
+        """From ``rng`` (a ``megengine.random.RNG``) or, for True, MegEngine's global generator."""
+        gen = self.fw.random if rng is True else rng
+        shape = tuple(like.shape)
+        out = gen.uniform(0.0, 1.0, size=shape) if dist == "uniform" else gen.normal(0.0, 1.0, size=shape)
+        return out.astype(like.dtype)
 
     def _cast_param(self, value: Any, like: Any) -> Any:
         if isinstance(value, self.fw.Tensor) and value.dtype != like.dtype:

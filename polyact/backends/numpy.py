@@ -105,6 +105,13 @@ class NumpyBackend(_base.Backend):
     default_channel_axis = 1
     differentiable = False  # forward only
 
+    def draw(self, dist: str, like: Any, rng: Any) -> Any:
+        """From ``rng`` (a ``numpy.random.Generator``) or, for True, a fresh one."""
+        gen = np.random.default_rng() if rng is True else rng
+        a = np.asarray(like)
+        out = gen.random(a.shape) if dist == "uniform" else gen.standard_normal(a.shape)
+        return out.astype(a.dtype)
+
     def _make_ops(self) -> Ops:
         return NumpyOps()
 

@@ -252,6 +252,14 @@ class TorchBackend(_base.Backend):
         value = value.reshape(-1)
         return value.reshape(_base.broadcast_shape(tuple(like.shape), axis, value.numel(), "activation"))
 
+    def draw(self, dist: str, like: Any, rng: Any) -> Any:
+        """From ``rng`` (a ``torch.Generator`` on the input's device) or, for True,
+        torch's global generator."""
+        t = self.fw
+        gen = None if rng is True else rng
+        make = t.rand if dist == "uniform" else t.randn
+        return make(like.shape, generator=gen, dtype=like.dtype, device=like.device)
+
     def make_module(
         self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
     ) -> Any:
@@ -270,7 +278,10 @@ class TorchBackend(_base.Backend):
         t = self.fw
         named = [(k, p) for k, p in module.named_parameters() if p.requires_grad]
         y = module(x)
-        grads = t.autograd.grad(y, [p for _, p in named], grad_outputs=t.ones_like(y), allow_unused=True)
+        if y.requires_grad:
+            grads = t.autograd.grad(y, [p for _, p in named], grad_outputs=t.ones_like(y), allow_unused=True)
+        else:  # no parameter reaches the output (e.g. probact's sigma in evaluation mode)
+            grads = [None] * len(named)
         out = {}
         for (k, p), g in zip(named, grads):
             out[k] = np.zeros(tuple(p.shape)) if g is None else g.detach().double().cpu().numpy()
