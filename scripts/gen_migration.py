@@ -104,7 +104,7 @@ def _echo_entries() -> List[Tuple[Entry, Optional[echo.Plan]]]:
 
 
 ZETA = [
-    E("LaplaceActivation", "laplace", "mu and sigma are forward() arguments", mu=0.707107, sigma=0.282095),
+    E("LaplaceActivation", "laplace", mu=0.707107, sigma=0.282095),
     E("ACT2FN['gelu'] / GELUActivation", "gelu"),
     E("ACT2FN['gelu_10'] / ClippedGELUActivation(-10, 10)", "clipped_gelu", min=-10.0, max=10.0),
     E("ACT2FN['gelu_fast'] / FastGELUActivation", "gelu_tanh"),
@@ -138,7 +138,7 @@ ZETA = [
     E("VPGELU", "vp_gelu"),
     E("VPReLU", "vp_relu"),
     E("SwiGLU", "swiglu"),
-    E("GEGLU", "geglu", "splits along dim 1"),
+    E("GEGLU", "geglu", axis=1),
     E("GLU(dim_in, dim_out, activation)", None, "a projection layer (Linear + gate), not an activation"),
 ]
 
@@ -321,7 +321,20 @@ KEYWORDS = {
 
 def _notes(spec: Any, source: str) -> List[str]:
     texts = [*spec.notes, spec.init_doc] if spec.init_doc else list(spec.notes)
+    if source != "Echo":  # "Echo's legacy Keras ..." is about Echo, not Keras
+        texts = [n for n in texts if "Echo" not in n]
     return [n for n in texts if any(k in n for k in KEYWORDS[source])]
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."
+
+
+def _same(spec: Any, params: Dict[str, Any], notes: Sequence[str]) -> str:
+    """ "yes" when polyact's activation at ``params`` is the library's default
+    function; the notes recorded on the activation for that library are flagged."""
+    same = "yes, with these parameters" if _differs(spec, params) else "yes"
+    return same + " (see notes)" if notes else same
 
 
 def _differs(spec: Any, params: Dict[str, Any]) -> bool:
@@ -358,13 +371,8 @@ def library_rows(source: str, entries: Sequence[Entry]) -> List[Row]:
             continue
         params = _params_text(spec, e.params, {}, e.shown)
         notes = _notes(spec, source)
-        if notes:
-            same = "see notes"
-        elif _differs(spec, e.params):
-            same = "yes, with these parameters"
-        else:
-            same = "yes"
-        notes = ([e.remark] if e.remark else []) + notes
+        same = _same(spec, e.params, notes)
+        notes = ([_sentence(f"{source}: {e.remark}")] if e.remark else []) + notes
         rows.append(Row(source, e.name, spec.name, params, same, resolves, " ".join(notes)))
     return rows
 
@@ -398,10 +406,8 @@ def echo_rows() -> List[Row]:
         if target.name != spec.name:
             same = f"no: the facade reproduces Echo (`{target.name}`)"
             notes = notes + list(target.notes)
-        elif _differs(spec, plan.params):
-            same = "yes, with these parameters"
         else:
-            same = "yes"
+            same = _same(spec, plan.params, notes)
         params = _params_text(target, plan.params, plan.options, e.shown)
         rows.append(
             Row("Echo", e.name, spec.name, params, same, _resolves(cls, spec), " ".join(notes), facade)
@@ -436,11 +442,13 @@ GELU. Where a library's name means something else by default (`jax.nn.gelu` is t
 approximation, Keras' `leaky_relu` has slope 0.2, `swish` is SiLU almost everywhere), the
 tables below give the polyact activation and the parameters that reproduce the library.
 
-In the tables, *same function?* is "yes" when polyact's activation at the parameters shown
-computes what the library computes by default, "see notes" when the activation records a
-deviation from that library (the note says which way polyact went: it follows the papers),
-and "not in polyact yet" when polyact has no such activation. *Name resolves?* says what
-`polyact.get_activation(<the library's name>)` gives.
+In the tables, *same function?* is "yes" when polyact's activation computes what the library
+computes by default, "yes, with these parameters" when that takes the parameters shown (the
+library's defaults differ from polyact's), "see notes" when the activation records something
+about that library (a deviation of the library from the paper, a gradient convention, a
+narrower parameter domain: the note says which), and "not in polyact yet" when polyact has no
+such activation. *Name resolves?* says what `polyact.get_activation(<the library's name>)`
+gives.
 """
 
 SECTIONS = {

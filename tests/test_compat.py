@@ -155,6 +155,7 @@ TORCH_PAGE = [
     ("echoAI.Activation.t_ops.SQNL()", X, MEGENGINE_PAGE[8][2]),
     ("echoAI.Activation.t_ops.SReLU(in_features, parameters = None)", X, MEGENGINE_PAGE[9][2]),
     ("echoAI.Activation.t_ops.Funnel(in_channels)", X_NCHW, None),
+    ("echoAI.Activation.t_ops.Seagull()", X, lambda x: np.log(1.0 + x * x)),
 ]
 
 
@@ -239,6 +240,9 @@ T_OPS_SIGNATURES = {
     "SQNL": "()",
     "SReLU": "(in_features, parameters=None)",
     "Funnel": "(in_channels)",
+    "ProbAct": "(num_parameters=1, init=0)",
+    "Seagull": "()",
+    "Sine": "(w0=1.0)",
 }
 
 
@@ -387,6 +391,24 @@ def test_nlrelu_inplace():
     y = NLReLU(beta=2.0, inplace=True)(x)
     assert y is x
     _close(x.double().numpy(), np.log1p(2.0 * np.maximum(X, 0.0)))
+
+
+@only_on("torch")
+def test_sine_and_probact():
+    import torch
+
+    from polyact.compat.echo.t_ops import ProbAct, Sine
+
+    _close(_run("torch", Sine(), X), np.sin(X))
+    _close(_run("torch", Sine(w0=30.0), X), _canonical("sine", w0=30.0)(X))
+    act = ProbAct(init=0.5)
+    assert float(act.act.sigma.detach()) == 0.5
+    torch.manual_seed(0)
+    noisy = _run("torch", act, X)  # training mode: relu(x) + 0.5 * N(0, 1)
+    assert not np.allclose(noisy, np.maximum(X, 0.0))
+    _close(_run("torch", act.eval(), X), np.maximum(X, 0.0))  # evaluation: no noise
+    with pytest.raises(pa.ActivationError):
+        ProbAct(num_parameters=4)
 
 
 @only_on("torch")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 from ... import registry
+from ...errors import ActivationError
 from . import (
     Plan,
     aria2_plan,
@@ -34,6 +35,9 @@ __all__ = [
     "Funnel",
     "Mish",
     "NLReLU",
+    "ProbAct",
+    "Seagull",
+    "Sine",
     "SReLU",
     "SoftClipping",
     "SoftExponential",
@@ -170,3 +174,32 @@ class Funnel(_EchoModule):
 
     def __init__(self, in_channels: int) -> None:
         super().__init__(Plan("funnel_relu", {"in_channels": in_channels}, {}))
+
+
+class ProbAct(_EchoModule):
+    """Echo's ProbAct relu(x) + sigma * N(0, 1) with a trainable sigma starting at
+    ``init``: polyact's ``probact``, whose noise (as in the paper) is drawn in
+    training mode only (Echo's also in evaluation mode). One sigma: polyact's has
+    no per-feature form, so ``num_parameters`` must be 1."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0) -> None:
+        if num_parameters != 1:
+            raise ActivationError(
+                "polyact's probact has one trainable sigma; a sigma per feature is not available. "
+                f"Received: num_parameters={num_parameters!r}"
+            )
+        super().__init__(Plan("probact", {"sigma": float(init)}, {}))
+
+
+class Seagull(_EchoModule):
+    """Echo's Seagull: polyact's ``seagull``, log(1 + x^2)."""
+
+    def __init__(self) -> None:
+        super().__init__(Plan("seagull", {}, {}))
+
+
+class Sine(_EchoModule):
+    """Echo's Sine: polyact's ``sine``, sin(w0 x)."""
+
+    def __init__(self, w0: float = 1.0) -> None:
+        super().__init__(Plan("sine", {"w0": w0}, {}))
