@@ -49,7 +49,7 @@ PRIMITIVES = (
 
 #: Primitives along an axis, for the ``vector`` and ``gated`` kinds (the
 #: element-wise machinery, e.g. the dual-number oracle, does not need them).
-AXIS_PRIMITIVES = ("sum", "amax", "cumsum", "sort", "split2")
+AXIS_PRIMITIVES = ("sum", "amax", "cumsum", "sort", "split2", "odd", "groups")
 
 
 class Ops:
@@ -177,6 +177,49 @@ class Ops:
 
         _check_even(np.shape(x), axis)
         return tuple(np.split(x, 2, axis=axis))
+
+    def odd(self, x: Any, axis: int) -> Any:
+        """A boolean mask, broadcastable to ``x``: True at the odd positions
+        (1, 3, 5, ...) along ``axis``."""
+        import numpy as np
+
+        shape = np.shape(x)
+        return _odd_mask(np, shape, axis)
+
+    def groups(self, x: Any, axis: int, k: int) -> Any:
+        """``k`` tensors: part ``j`` holds the positions ``g * k + j`` along
+        ``axis`` (groups of ``k`` consecutive positions; the size must divide)."""
+        import numpy as np
+
+        shape = tuple(np.shape(x))
+        axis = _group_axis(shape, axis, k)
+        r = np.reshape(x, (*shape[:axis], shape[axis] // k, k, *shape[axis + 1:]))
+        return tuple(np.take(r, j, axis=axis + 1) for j in range(k))
+
+
+def _odd_mask(xp: Any, shape: Any, axis: int) -> Any:
+    """The odd-position mask as a NumPy-like array (``xp``) of ``shape`` broadcastable."""
+    import numpy as np
+
+    shape = tuple(shape)
+    n = shape[axis]
+    b = [1] * len(shape)
+    b[axis] = n
+    return xp.asarray(np.arange(n) % 2 == 1).reshape(b)
+
+
+def _group_axis(shape: Any, axis: int, k: int) -> int:
+    from .errors import InvalidInputError
+
+    shape = tuple(shape)
+    if not shape:
+        raise InvalidInputError("grouping along an axis needs an input with at least one dimension")
+    axis %= len(shape)
+    if shape[axis] % k:
+        raise InvalidInputError(
+            f"groups of {k} along axis {axis} need a size divisible by {k}. Received: shape {shape}"
+        )
+    return axis
 
 
 def _check_even(shape: Any, axis: int) -> None:

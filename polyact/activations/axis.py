@@ -1,4 +1,5 @@
-"""Functions along an axis (softmax, log_softmax, softmin, sparsemax) and gated
+"""Functions along an axis (softmax, log_softmax, softmin, sparsemax; bipolar_relu,
+which alternates along it; maxout, which pools groups along it) and gated
 activations that split their input in two halves along an axis (glu, swiglu, geglu).
 
 Every one takes an explicit ``axis`` (default -1 on every backend): polyact never
@@ -9,7 +10,7 @@ is the value, the second half the gate.
 
 from __future__ import annotations
 
-from ..spec import Param, Reference, axis_index
+from ..spec import Kink, Param, Reference, axis_index, integer_at_least
 from ._declare import declare
 
 _AXIS = {"axis": Param(-1, axis_index, doc="the axis the function runs along (default: the last)")}
@@ -184,3 +185,64 @@ def geglu(x, ops, axis):
     """GEGLU: the first half times the exact gelu of the second half."""
     a, b = ops.split2(x, axis)
     return a * (0.5 * b * ops.erfc(-b * ops.sqrt1_2))
+
+
+@declare(
+    "bipolar_relu",
+    kind="vector",
+    aliases=("brelu",),
+    params={
+        "axis": Param(-1, axis_index, doc="the unit (channel) axis the sign alternates along; 1 for NCHW")
+    },
+    examples=({"axis": 0},),
+    accuracy="exact",
+    formula=r"\begin{cases} \max(0, x_i) & i \text{ even} \\ -\max(0, -x_i) & i \text{ odd} \end{cases}",
+    kinks=(Kink(0.0, 0.0, "both halves have derivative 0 at 0 (relu'(0) = 0)"),),
+    smooth=False,
+    references=(
+        Reference(
+            "Shifting Mean Activation Towards Zero with Bipolar Activation Functions",
+            "1709.04054",
+            "Eidnes & Nokland",
+            2017,
+        ),
+    ),
+    origin=("echo",),
+    notes=(
+        "Echo's torch BReLU alternates along dim 0, the batch, so a sample's sign depends on its place in "
+        "the batch; the paper alternates over units, as Echo's Keras version (last axis) and polyact (an "
+        "explicit axis) do.",
+    ),
+)
+def bipolar_relu(x, ops, axis):
+    """Bipolar ReLU: relu at even positions along an axis, -relu(-x) at odd ones."""
+    return ops.where(ops.odd(x, axis), ops.where(x >= 0, 0.0, x), ops.where(x <= 0, 0.0, x))
+
+
+@declare(
+    "maxout",
+    kind="vector",
+    params={
+        "pool_size": Param(2, integer_at_least(1), doc="k: the number of consecutive units pooled"),
+        "axis": Param(-1, axis_index, doc="the unit (channel) axis pooled; 1 for NCHW"),
+    },
+    examples=({"pool_size": 3}, {"axis": 0}),
+    accuracy="exact",
+    formula=r"y_g = \max_{0 \le j < k} x_{g k + j}",
+    smooth=False,
+    references=(Reference("Maxout Networks", "1302.4389", "Goodfellow et al.", 2013),),
+    origin=("echo",),
+    notes=(
+        "Echo's torch Maxout defaults to pool_size=1, which is the identity, and its Keras MaxOut takes a "
+        "global maximum (a scalar); polyact pools groups of k consecutive units, k = 2 by default.",
+        "The output has 1/k of the units along the axis. Ties send the gradient to the first maximum; "
+        "NaN propagates.",
+    ),
+)
+def maxout(x, ops, pool_size, axis):
+    """Maxout: the maximum over groups of pool_size consecutive units along an axis."""
+    parts = ops.groups(x, axis, pool_size)
+    out = parts[0]
+    for p in parts[1:]:
+        out = ops.where(ops.isnan(p), p, ops.where(p > out, p, out))
+    return out

@@ -119,6 +119,19 @@ class JaxOps(Ops):
         _check_even(x.shape, axis)
         return tuple(self.jnp.split(x, 2, axis=axis))
 
+    def odd(self, x: Any, axis: int) -> Any:
+        from ..ops import _odd_mask
+
+        return _odd_mask(self.jnp, tuple(x.shape), axis)
+
+    def groups(self, x: Any, axis: int, k: int) -> Any:
+        from ..ops import _group_axis
+
+        shape = tuple(x.shape)
+        axis = _group_axis(shape, axis, k)
+        r = self.jnp.reshape(x, (*shape[:axis], shape[axis] // k, k, *shape[axis + 1:]))
+        return tuple(self.jnp.take(r, j, axis=axis + 1) for j in range(k))
+
     def maximum(self, a: Any, b: Any) -> Any:
         if _is_scalar(a) and _is_scalar(b):
             return S.maximum(float(a), float(b))

@@ -188,6 +188,22 @@ class MegEngineOps(Ops):
         _check_even(x.shape, axis)
         return tuple(self.F.split(x, 2, axis=axis % x.ndim))
 
+    def odd(self, x: Any, axis: int) -> Any:
+        import numpy as np
+
+        from ..ops import _odd_mask
+
+        return self.mge.tensor(_odd_mask(np, tuple(x.shape), axis))
+
+    def groups(self, x: Any, axis: int, k: int) -> Any:
+        from ..ops import _group_axis
+
+        shape = tuple(x.shape)
+        axis = _group_axis(shape, axis, k)
+        r = x.reshape((*shape[:axis], shape[axis] // k, k, *shape[axis + 1:]))
+        lead = (slice(None),) * (axis + 1)
+        return tuple(r[(*lead, j)] for j in range(k))
+
     def maximum(self, a: Any, b: Any) -> Any:
         if not isinstance(a, self.T) and not isinstance(b, self.T):
             return S.maximum(a, b)

@@ -96,6 +96,17 @@ class TorchOps(Ops):
         _check_even(x.shape, axis)
         return tuple(self.t.chunk(x, 2, dim=axis))
 
+    def odd(self, x: Any, axis: int) -> Any:
+        from ..ops import _odd_mask
+
+        return _odd_mask(self.t, tuple(x.shape), axis).to(x.device)
+
+    def groups(self, x: Any, axis: int, k: int) -> Any:
+        from ..ops import _group_axis
+
+        axis = _group_axis(x.shape, axis, k)
+        return x.unflatten(axis, (x.shape[axis] // k, k)).unbind(axis + 1)
+
     def maximum(self, a: Any, b: Any) -> Any:
         if not isinstance(a, self.T):
             a, b = b, a
