@@ -177,6 +177,7 @@ class Layer:
 
     Kinds every backend provides: ``"depthwise_conv2d"`` (options ``kernel_size``,
     ``padding``, ``bias``) and ``"batch_norm"`` (options ``eps``, ``momentum``).
+    An option given as a string names a parameter whose value it takes.
     """
 
     kind: str

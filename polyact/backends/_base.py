@@ -406,6 +406,10 @@ def build_layers(
     channels = int(params[spec.channels_param])  # type: ignore[index]
     out = {}
     for key, layer in spec.layers.items():
+        # an option given as a parameter's name takes that parameter's value
+        layer = Layer(
+            layer.kind, tuple((k, params.get(v, v) if isinstance(v, str) else v) for k, v in layer.options)
+        )
         make = builders.get(layer.kind)
         if make is None:
             raise ActivationError(
