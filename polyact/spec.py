@@ -220,6 +220,10 @@ class ActivationSpec:
             slice) and ``"gated"`` for one that splits its input in two halves
             along an axis. Both declare an explicit ``axis`` parameter.
             ``"stochastic"`` when ``noise`` is set.
+        input_ndims: for structural activations, the input ranks accepted
+            (4: images; 2 and 3: features, optionally with a sequence axis).
+        channel_axis: for structural activations, the default channel axis
+            when it is not the backend's (e.g. -1 for features last).
         noise: ``"uniform"`` (on [0, 1)) or ``"normal"`` (standard): the
             activation is stochastic. Its formula takes ``noise=None``, a
             tensor of such draws shaped like ``x`` in training mode and None
@@ -267,6 +271,8 @@ class ActivationSpec:
     examples: Tuple[Mapping[str, Any], ...] = ()
     accuracy: str = "composition"
     noise: Optional[str] = None
+    input_ndims: Tuple[int, ...] = (4,)
+    channel_axis: Optional[int] = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", dict(self.params))

@@ -19,12 +19,20 @@ from .conftest import BACKENDS
 
 STRUCTURAL = [n for n in pa.list_activations() if pa.get_spec(n).kind == "structural"]
 C = 3
-SHAPE = (2, C, 11, 10)  # NCHW; odd sizes, smaller than the default 9x9 xunit kernel on purpose
 
 
-def _build(name: str, backend: str, **options: Any) -> Any:
+def _layout(name: str) -> Any:
+    """(input shape, its channel axis, the same with the channel axis moved)."""
+    if 4 in pa.get_spec(name).input_ndims:  # NCHW; odd sizes, smaller than a 9x9 kernel on purpose
+        return (2, C, 11, 10), 1, -1
+    return (4, 5, C), -1, 1  # features last, with a sequence axis
+
+
+def _build(name: str, backend: str, *, moved: bool = False, **options: Any) -> Any:
+    """Built with the channel axis of the test input (explicit on every backend)."""
     spec = pa.get_spec(name)
-    return pa.get_activation(name, backend, **{spec.channels_param: C}, **options)
+    axis = _layout(name)[2 if moved else 1]
+    return pa.get_activation(name, backend, **{spec.channels_param: C}, channel_axis=axis, **options)
 
 
 def _state(name: str) -> Dict[str, np.ndarray]:
@@ -61,23 +69,21 @@ def _load(module: Any, backend: str, state: Dict[str, np.ndarray]) -> Any:
 
 
 def _run(module: Any, backend: str, x: np.ndarray, dtype: str = "float32") -> np.ndarray:
-    """``module`` on NCHW ``x`` (JAX modules take NHWC: moved there and back)."""
     b = pa.get_backend(backend)
-    xin = np.moveaxis(x, 1, -1) if backend == "jax" else x
-    y = module(b.from_numpy(xin, dtype))
+    y = module(b.from_numpy(x, dtype))
     assert b.dtype_name(y) == dtype
-    y = np.asarray(b.to_numpy(y), dtype=np.float64)
-    return np.moveaxis(y, -1, 1) if backend == "jax" else y
+    return np.asarray(b.to_numpy(y), dtype=np.float64)
 
 
-def _input() -> np.ndarray:
-    return np.random.default_rng(4).normal(size=SHAPE).astype(np.float32).astype(np.float64)
+def _input(name: str) -> np.ndarray:
+    shape = _layout(name)[0]
+    return np.random.default_rng(4).normal(size=shape).astype(np.float32).astype(np.float64)
 
 
 def _reference(name: str, train: bool) -> np.ndarray:
     ref = _load(_build(name, "numpy"), "numpy", _state(name))
     ref.train(train)
-    return np.asarray(ref(_input()), dtype=np.float64)
+    return np.asarray(ref(_input(name)), dtype=np.float64)
 
 
 @pytest.mark.parametrize("name", STRUCTURAL)
@@ -89,8 +95,8 @@ def test_matches_numpy_from_the_same_state(name, backend, train):
         m.train()  # nnx's train() takes no mode argument
     else:
         m.eval()
-    y = _run(m, backend, _input())
-    assert y.shape == SHAPE
+    y = _run(m, backend, _input(name))
+    assert y.shape == _layout(name)[0]
     np.testing.assert_allclose(y, _reference(name, train), rtol=2e-5, atol=2e-5)
 
 
@@ -99,7 +105,7 @@ def test_matches_numpy_from_the_same_state(name, backend, train):
 def test_half_precision_keeps_its_dtype(name, backend):
     m = _load(_build(name, backend, seed=0), backend, _state(name))
     m.eval()
-    x = _input()
+    x = _input(name)
     for dtype in pa.get_backend(backend).dtypes:
         if dtype in ("float16", "bfloat16"):
             y = _run(m, backend, x, dtype)
@@ -109,13 +115,13 @@ def test_half_precision_keeps_its_dtype(name, backend):
 
 
 @pytest.mark.parametrize("name", STRUCTURAL)
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "jax"])
-def test_channels_last_with_an_explicit_axis(name, backend):
-    m = _load(_build(name, backend, seed=0, channel_axis=-1), backend, _state(name))
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_channel_axis_is_explicit(name, backend):
+    _, axis, moved = _layout(name)
+    m = _load(_build(name, backend, moved=True, seed=0), backend, _state(name))
     m.eval()
-    b = pa.get_backend(backend)
-    y = np.asarray(b.to_numpy(m(b.from_numpy(np.moveaxis(_input(), 1, -1), "float32"))), dtype=np.float64)
-    np.testing.assert_allclose(np.moveaxis(y, -1, 1), _reference(name, False), rtol=2e-5, atol=2e-5)
+    y = _run(m, backend, np.moveaxis(_input(name), axis, moved))
+    np.testing.assert_allclose(np.moveaxis(y, moved, axis), _reference(name, False), rtol=2e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("name", STRUCTURAL)
@@ -123,9 +129,7 @@ def test_channels_last_with_an_explicit_axis(name, backend):
 def test_parameters_get_gradients(name, backend):
     m = _load(_build(name, backend, seed=0), backend, _state(name))
     b = pa.get_backend(backend)
-    x = _input()
-    xin = np.moveaxis(x, 1, -1) if backend == "jax" else x
-    _, grads = b.param_grads(m, b.from_numpy(xin, "float32"))
+    _, grads = b.param_grads(m, b.from_numpy(_input(name), "float32"))
     assert grads, "no trainable parameters"
     for key, g in grads.items():
         g = np.asarray(g, dtype=np.float64)

@@ -6,7 +6,7 @@ and NumPy, NHWC on JAX).
 
 from __future__ import annotations
 
-from ..spec import Layer, Param, Reference, integer_at_least
+from ..spec import Layer, Param, Reference, integer_at_least, real
 from ._declare import declare
 
 
@@ -73,3 +73,38 @@ def xunit(x, ops, bn1, conv, bn2):
     """xUnit: x gated by a Gaussian of a learnt spatial (depthwise convolution) response."""
     u = bn2(conv(ops.relu(bn1(x))))
     return x * ops.exp(-(u * u))
+
+
+@declare(
+    "dice",
+    aliases=("data_adaptive_activation",),
+    params={
+        "emb_size": Param(
+            doc="number of features (the channel axis, last by default)", domain=integer_at_least(1)
+        ),
+        "alpha": Param(0.0, real, trainable=True, doc="slope of the rectified side, learnt"),
+    },
+    layers={"bn": Layer.of("batch_norm", eps=1e-8, momentum=0.1)},
+    channels_param="emb_size",
+    input_ndims=(2, 3),
+    channel_axis=-1,
+    formula=r"p\,x + \alpha\,(1 - p)\,x,\quad p = \sigma(\operatorname{BN}(x))",
+    smooth=True,
+    references=(
+        Reference(
+            "Deep Interest Network for Click-Through Rate Prediction", "1706.06978", "Zhou et al.", 2017
+        ),
+    ),
+    origin=("echo",),
+    init_doc="alpha starts at 0; batch norm (eps 1e-8) weight 1, bias 0, i.e. the paper's plain standardisation.",
+    notes=(
+        "Echo's DICE freezes alpha at 0 and crashes for dim=3; in polyact alpha is trained, as in the paper, "
+        "and (N, C) and (N, L, C) inputs both work (features on the last axis, or channel_axis=).",
+        "The batch norm keeps its affine weight and bias (as Echo's); at their initial values it is the "
+        "paper's standardisation (x - E[x]) / sqrt(Var[x] + eps).",
+    ),
+)
+def dice(x, ops, bn, alpha):
+    """Dice: a data-adaptive PReLU whose switch point follows the batch statistics."""
+    p = ops.sigmoid(bn(x))
+    return p * x + alpha * ((1.0 - p) * x)

@@ -452,3 +452,27 @@ def broadcast_shape(shape: Tuple[int, ...], axis: int, n: int, name: str) -> Tup
     out = [1] * ndim
     out[axis] = n
     return tuple(out)
+
+
+def structural_axis(spec: ActivationSpec, options: Mapping[str, Any], backend: Backend) -> int:
+    """The channel axis of a structural activation: the option, else the spec's
+    default, else the backend's."""
+    if "channel_axis" in options:
+        return int(options["channel_axis"])
+    return int(spec.channel_axis if spec.channel_axis is not None else backend.default_channel_axis)
+
+
+def structural_shape(spec: ActivationSpec, shape: Tuple[int, ...], channels_last: bool) -> Tuple[int, ...]:
+    """The 4-D shape a structural activation's layers see for an input of
+    ``shape`` whose channel axis is already at 1 (or last, ``channels_last``):
+    2-D (N, C) and 3-D (N, C, L) inputs gain trailing (leading, when channels
+    are last) unit spatial axes. Raises for a rank the spec does not accept."""
+    if len(shape) not in spec.input_ndims:
+        ranks = " or ".join(f"{n}-D" for n in spec.input_ndims)
+        raise ActivationError(f"{spec.name} expects a {ranks} input, got shape {tuple(shape)}")
+    if len(shape) == 4:
+        return tuple(shape)
+    pad = (1,) * (4 - len(shape))
+    if channels_last:
+        return (shape[0], *shape[1:-1], *pad, shape[-1])
+    return (*shape, *pad)

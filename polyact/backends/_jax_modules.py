@@ -188,11 +188,14 @@ class PolyactStructural(nnx.Module):
         self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]
     ) -> None:
         rngs = options.get("rngs") or nnx.Rngs(int(options.get("seed", 0)))
-        self._params = tuple((k, _static(v)) for k, v in params.items())
-        self.channel_axis = int(options.get("channel_axis", backend.default_channel_axis))
+        self._params = tuple((k, _static(v)) for k, v in params.items() if k not in spec.trainable)
+        self.channel_axis = _base.structural_axis(spec, options, backend)
         for key, mod in _base.build_layers(backend, spec, params, _layer_builders(rngs)).items():
             _check_name(spec, key, type(self))
             setattr(self, key, mod)
+        for k in spec.trainable:  # trainable scalars beside the layers
+            _check_name(spec, k, type(self))
+            setattr(self, k, nnx.Param(jnp.asarray(float(params[k]), dtype=jnp.float32)))
         self._backend = backend
 
     @property
@@ -203,13 +206,16 @@ class PolyactStructural(nnx.Module):
         backend = self._backend
         dt = backend.check_input(x, self.spec.name)
         xc = x.astype(jnp.float32) if dt in _base.HALF else x
-        if xc.ndim != 4:
-            raise ActivationError(f"{self.spec.name} expects a 4-D input, got shape {tuple(xc.shape)}")
-        axis = self.channel_axis % 4
-        moved = jnp.moveaxis(xc, axis, -1) if axis != 3 else xc
+        _base.structural_shape(self.spec, tuple(xc.shape), channels_last=True)  # checks the rank
+        axis = self.channel_axis % xc.ndim
+        last = xc.ndim - 1
+        moved = jnp.moveaxis(xc, axis, -1) if axis != last else xc
+        shape = tuple(moved.shape)
+        moved = moved.reshape(_base.structural_shape(self.spec, shape, channels_last=True))
         layers = {k: getattr(self, k) for k in self.spec.layers}
-        y = self.spec.fn(moved, backend.ops, **layers)
-        y = jnp.moveaxis(y, -1, axis) if axis != 3 else y
+        layers.update({k: getattr(self, k).get_value() for k in self.spec.trainable})
+        y = self.spec.fn(moved, backend.ops, **layers).reshape(shape)
+        y = jnp.moveaxis(y, -1, axis) if axis != last else y
         return y.astype(x.dtype) if dt in _base.HALF else y
 
     def state_dict(self) -> Dict[str, np.ndarray]:
@@ -259,6 +265,9 @@ def load_torch_state(module: Any, state: Dict[str, Any]) -> Any:
     ``bn.scale/bias/mean/var``; ``num_batches_tracked`` is ignored. Returns the module."""
     spec = module.spec
     for key, value in state.items():
+        if key in spec.trainable:
+            getattr(module, key).set_value(jnp.asarray(_as_numpy(value), dtype=jnp.float32).reshape(()))
+            continue
         head, _, attr = key.partition(".")
         layer = spec.layers.get(head)
         if attr == "num_batches_tracked" and layer is not None:
@@ -288,7 +297,9 @@ def load_torch_state(module: Any, state: Dict[str, Any]) -> Any:
 
 def torch_state(module: Any) -> Dict[str, np.ndarray]:
     """The state of a structural nnx module as NumPy arrays in torch's keys and layouts."""
-    out: Dict[str, np.ndarray] = {}
+    out: Dict[str, np.ndarray] = {
+        k: np.asarray(getattr(module, k).get_value()) for k in module.spec.trainable
+    }
     for head, layer in module.spec.layers.items():
         sub = getattr(module, head)
         for attr, (name, _, to_torch) in _TORCH_KEYS[layer.kind].items():

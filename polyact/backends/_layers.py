@@ -164,8 +164,9 @@ class NumpyStructural:
         self, backend: Any, spec: ActivationSpec, params: Dict[str, Any], options: Dict[str, Any]
     ) -> None:
         self.spec = spec
-        self.params = dict(params)
-        self.channel_axis = options.get("channel_axis", backend.default_channel_axis)
+        self.params = {k: v for k, v in params.items() if k not in spec.trainable}
+        self.trainable = {k: np.asarray(float(params[k])) for k in spec.trainable}
+        self.channel_axis = _base.structural_axis(spec, options, backend)
         rng = np.random.default_rng(options.get("seed", 0))
         builders = {kind: (lambda c, layer, cls=cls: cls(c, layer, rng)) for kind, cls in LAYERS.items()}
         self.layers = _base.build_layers(backend, spec, params, builders)
@@ -183,10 +184,17 @@ class NumpyStructural:
         return self.train(False)
 
     def state_dict(self) -> Dict[str, Any]:
-        return {f"{k}.{n}": v.copy() for k, layer in self.layers.items() for n, v in layer.state().items()}
+        out = {k: v.copy() for k, v in self.trainable.items()}
+        out.update(
+            {f"{k}.{n}": v.copy() for k, layer in self.layers.items() for n, v in layer.state().items()}
+        )
+        return out
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         for key, value in state.items():
+            if key in self.trainable:
+                self.trainable[key] = np.asarray(value, dtype=np.float64).reshape(())
+                continue
             head, _, attr = key.partition(".")
             if head not in self.layers or attr not in self.layers[head].state():
                 if attr == "num_batches_tracked":
@@ -198,11 +206,12 @@ class NumpyStructural:
         dt = self._backend.check_input(x, self.spec.name)
         x = np.asarray(x)
         xc = x.astype(np.float32) if dt in _base.HALF else x
-        if xc.ndim != 4:
-            raise ActivationError(f"{self.spec.name} expects a 4-D input, got shape {xc.shape}")
-        moved = np.moveaxis(xc, self.channel_axis, 1)
-        y = self.spec.fn(moved, self._backend.ops, **self.layers)
-        y = np.moveaxis(y, 1, self.channel_axis)
+        moved = np.moveaxis(xc, self.channel_axis, 1) if xc.ndim else xc
+        shape = moved.shape
+        moved = moved.reshape(_base.structural_shape(self.spec, shape, channels_last=False))
+        scalars = {k: v.astype(moved.dtype) for k, v in self.trainable.items()}
+        y = self.spec.fn(moved, self._backend.ops, **self.layers, **scalars)
+        y = np.moveaxis(y.reshape(shape), 1, self.channel_axis)
         return y.astype(x.dtype) if dt in _base.HALF else y
 
     def __repr__(self) -> str:

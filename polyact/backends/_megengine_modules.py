@@ -159,11 +159,13 @@ class PolyactStructural(M.Module):
         super().__init__()
         if "seed" in options:
             mge.random.seed(int(options["seed"]))
-        self.params = dict(params)
-        self.channel_axis = options.get("channel_axis", 1)
+        self.params = {k: v for k, v in params.items() if k not in spec.trainable}
+        self.channel_axis = _base.structural_axis(spec, options, backend)
         self.channels = int(params[spec.channels_param])  # type: ignore[index]
         for key, mod in _base.build_layers(backend, spec, params, _LAYERS).items():
             setattr(self, key, mod)
+        for k in spec.trainable:  # trainable scalars beside the layers: 0-d Parameters
+            setattr(self, k, mge.Parameter(np.asarray(float(params[k]), dtype=np.float32), dtype="float32"))
         object.__setattr__(self, "_backend", backend)
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -181,17 +183,20 @@ class PolyactStructural(M.Module):
         backend = self._backend
         dt = backend.check_input(x, self.spec.name)
         xc = backend._promote(x) if dt in _base.HALF else x
-        if xc.ndim != 4:
-            raise ActivationError(f"{self.spec.name} expects a 4-D input, got shape {tuple(xc.shape)}")
-        axis = self.channel_axis % 4
+        nd = xc.ndim
+        _base.structural_shape(self.spec, tuple(xc.shape), channels_last=False)  # checks the rank
+        axis = self.channel_axis % nd
         perm = None
         if axis != 1:
-            perm = [0, axis] + [i for i in range(1, 4) if i != axis]
+            perm = [0, axis] + [i for i in range(1, nd) if i != axis]
             xc = F.transpose(xc, perm)
+        shape = tuple(xc.shape)
+        xc = xc.reshape(_base.structural_shape(self.spec, shape, channels_last=False))
         layers = {k: getattr(self, k) for k in self.spec.layers}
-        y = self.spec.fn(xc, backend.ops, **layers)
+        layers.update({k: getattr(self, k) for k in self.spec.trainable})
+        y = self.spec.fn(xc, backend.ops, **layers).reshape(shape)
         if perm is not None:
-            y = F.transpose(y, [perm.index(i) for i in range(4)])
+            y = F.transpose(y, [perm.index(i) for i in range(nd)])
         return backend._demote(y, dt) if dt in _base.HALF else y
 
     # ------------------------------------------------------------------ torch layout

@@ -120,25 +120,28 @@ class PolyactStructural(nn.Module):
         super().__init__()
         if "seed" in options:
             torch.manual_seed(int(options["seed"]))
-        self.params = dict(params)
-        self.channel_axis = options.get("channel_axis", 1)
+        self.params = {k: v for k, v in params.items() if k not in spec.trainable}
+        self.channel_axis = _base.structural_axis(spec, options, backend)
         for key, mod in _base.build_layers(backend, spec, params, _LAYERS).items():
             self.add_module(key, mod)
+        for k in spec.trainable:  # trainable scalars beside the layers
+            setattr(self, k, nn.Parameter(torch.tensor(float(params[k]), dtype=torch.float32)))
         self._backend = backend
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dt = self._backend.check_input(x, self.spec.name)
         xc = x.float() if dt in _base.HALF else x
-        if xc.dim() != 4:
-            raise ActivationError(f"{self.spec.name} expects a 4-D input, got shape {tuple(xc.shape)}")
-        moved = xc.movedim(self.channel_axis, 1)
+        moved = xc.movedim(self.channel_axis, 1) if xc.dim() else xc
+        shape = tuple(moved.shape)
+        moved = moved.reshape(_base.structural_shape(self.spec, shape, channels_last=False))
         layers = {k: getattr(self, k) for k in self.spec.layers}
+        layers.update({k: getattr(self, k) for k in self.spec.trainable})
         if dt in _base.HALF:
             with torch.autocast("cpu", enabled=False):
                 y = self.spec.fn(moved, self._backend.ops, **layers)
         else:
             y = self.spec.fn(moved, self._backend.ops, **layers)
-        y = y.movedim(1, self.channel_axis)
+        y = y.reshape(shape).movedim(1, self.channel_axis)
         return y.to(x.dtype) if dt in _base.HALF else y
 
     def extra_repr(self) -> str:
