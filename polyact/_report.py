@@ -325,6 +325,33 @@ class Report:
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ Markdown
+    def failure_sections(
+        self, worst: int
+    ) -> List[Tuple[str, List[Tuple[str, List[str], List[Tuple[str, ...]]]]]]:
+        """``[(title, [(heading, messages, worst-input rows as text)])]`` for the
+        contract and the informational failures, for every renderer."""
+        out = []
+        for title, entries in (
+            ("Contract failures", self.failures),
+            (
+                "Informational failures (framework anchors, native kernels auto never picks)",
+                self.informational,
+            ),
+        ):
+            if not entries:
+                continue
+            sections = []
+            for e in entries:
+                c = e.cell
+                heading = f"{e.label} {c.backend} {e.kernel_label} {c.dtype}{_why(e)}"
+                rows = [
+                    (what, cls, fmt_num(x), fmt_num(y), fmt_num(ref), fmt_ulp(err))
+                    for what, cls, x, y, ref, err in e.worst(worst)
+                ]
+                sections.append((heading, list(e.errors), rows))
+            out.append((title, sections))
+        return out
+
     def render_markdown(self, worst: int = 5) -> str:
         dts = self.dtypes
         out = ["# polyact check", ""]
@@ -336,34 +363,17 @@ class Report:
         for (label, backend, kernel), cells in self.rows():
             vals = [_md(cells[d].text()) if d in cells else "" for d in dts]
             out.append(f"| {_md(label)} | {backend} | {_md(kernel)} | " + " | ".join(vals) + " |")
-        for title, entries in (
-            ("Contract failures", self.failures),
-            (
-                "Informational failures (framework anchors, native kernels auto never picks)",
-                self.informational,
-            ),
-        ):
-            if not entries:
-                continue
+        for title, sections in self.failure_sections(worst):
             out += ["", f"## {title}"]
-            for e in entries:
-                c = e.cell
-                out += [
-                    "",
-                    f"### {_md(e.label)} {c.backend} {_md(e.kernel_label)} {c.dtype}{_md(_why(e))}",
-                    "",
-                ]
-                out.extend(f"- {_md(m)}" for m in e.errors)
-                rows = e.worst(worst)
+            for heading, errors, rows in sections:
+                out += ["", f"### {_md(heading)}", ""]
+                out.extend(f"- {_md(m)}" for m in errors)
                 if rows:
                     out += [
                         "| what | inputs | x | value | reference | ulp |",
                         "|---|---|---:|---:|---:|---:|",
                     ]
-                    for what, cls, x, y, ref, err in rows:
-                        out.append(
-                            f"| {what} | {cls} | {fmt_num(x)} | {fmt_num(y)} | {fmt_num(ref)} | {fmt_ulp(err)} |"
-                        )
+                    out.extend(f"| {' | '.join(r)} |" for r in rows)
         return "\n".join(out) + "\n"
 
     # ------------------------------------------------------------------ HTML
@@ -406,33 +416,22 @@ class Report:
                 f"<tr><td>{esc(label)}</td><td>{esc(backend)}</td><td>{esc(kernel)}</td>{''.join(tds)}</tr>"
             )
         h.append("</table>")
-        for title, entries in (
-            ("Contract failures", self.failures),
-            (
-                "Informational failures (framework anchors, native kernels auto never picks)",
-                self.informational,
-            ),
-        ):
-            if not entries:
-                continue
+        for title, sections in self.failure_sections(worst):
             h.append(f"<h2>{esc(title)}</h2>")
-            for e in entries:
-                c = e.cell
-                h.append(f"<h3>{esc(f'{e.label} {c.backend} {e.kernel_label} {c.dtype}{_why(e)}')}</h3>")
-                if e.errors:
-                    h.append("<ul>" + "".join(f"<li>{esc(m)}</li>" for m in e.errors) + "</ul>")
-                rows = e.worst(worst)
+            for heading, errors, rows in sections:
+                h.append(f"<h3>{esc(heading)}</h3>")
+                if errors:
+                    h.append("<ul>" + "".join(f"<li>{esc(m)}</li>" for m in errors) + "</ul>")
                 if rows:
                     h.append(
                         "<table><tr><th>what</th><th>inputs</th><th>x</th><th>value</th>"
                         "<th>reference</th><th>ulp</th></tr>"
                     )
-                    for what, cls, x, y, ref, err in rows:
-                        h.append(
-                            f"<tr><td>{what}</td><td>{cls}</td><td class='n'>{fmt_num(x)}</td>"
-                            f"<td class='n'>{fmt_num(y)}</td><td class='n'>{fmt_num(ref)}</td>"
-                            f"<td class='n'>{fmt_ulp(err)}</td></tr>"
-                        )
+                    for r in rows:
+                        tds = [f"<td>{esc(v)}</td>" for v in r[:2]] + [
+                            f"<td class='n'>{esc(v)}</td>" for v in r[2:]
+                        ]
+                        h.append("<tr>" + "".join(tds) + "</tr>")
                     h.append("</table>")
         h.append("</body></html>")
         return "\n".join(h) + "\n"
