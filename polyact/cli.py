@@ -217,6 +217,15 @@ def check_main(
                 _enable_jax_x64()
         if "megengine" in backends:
             _quiet_megengine()
+        if names is not None:
+            skipped = [n for n in names if not registry.get_spec(n).elementwise]
+            for n in skipped:
+                print(
+                    f"polyact check: {n} is a {registry.get_spec(n).kind} activation; the element-wise "
+                    "matrix does not apply (its consistency tests are in the test suite: "
+                    "tests/test_axis_kinds.py, tests/test_structural.py)",
+                    file=err,
+                )
         kernels = args.kernel
         anchors = args.anchors or bool(kernels and "anchor" in kernels)
         if kernels:
