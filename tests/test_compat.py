@@ -156,7 +156,21 @@ TORCH_PAGE = [
     ("echoAI.Activation.t_ops.SReLU(in_features, parameters = None)", X, MEGENGINE_PAGE[9][2]),
     ("echoAI.Activation.t_ops.Funnel(in_channels)", X_NCHW, None),
     ("echoAI.Activation.t_ops.Seagull()", X, lambda x: np.log(1.0 + x * x)),
+    ("echoAI.Activation.t_ops.BReLU()", X, lambda x: _bipolar(x, axis=1)),
+    ("echoAI.Activation.t_ops.Maxout()", X, lambda x: x),  # pool_size=1: one unit per group
+    (
+        "echoAI.Activation.t_ops.DICE(emb_size, dim = 2, epsilon = 1e-8)",
+        X,  # training mode: the batch's E(x) and Var(x); alpha starts at 0
+        lambda x: _sigmoid((x - x.mean(0)) / np.sqrt(x.var(0) + 1e-8)) * x,
+    ),
 ]
+
+
+def _bipolar(x, axis):
+    odd = (np.arange(x.shape[axis]) % 2 == 1).reshape(
+        [-1 if a == axis % x.ndim else 1 for a in range(x.ndim)]
+    )
+    return np.where(odd, np.minimum(x, 0.0), np.maximum(x, 0.0))
 
 
 def _page_cases(page):
@@ -167,13 +181,11 @@ def _run_page_line(backend, code, x, want):
     # Echo's page writes echoAI.Activation.<ops>.<Class>(...); the one import line:
     from polyact.compat import echo as echoAI
 
-    in_features, in_channels = IN_FEATURES, IN_CHANNELS  # the page's placeholders
-    module = eval(code, {"echoAI": echoAI, "in_features": in_features, "in_channels": in_channels})
+    placeholders = {"in_features": IN_FEATURES, "in_channels": IN_CHANNELS, "emb_size": IN_FEATURES}
+    module = eval(code, {"echoAI": echoAI, **placeholders})
     base = pa.get_backend(backend).fw
     assert isinstance(module, base.nn.Module if backend == "torch" else base.module.Module)
-    if hasattr(module, "eval"):
-        module.eval()
-    got = _run(backend, module, x)
+    got = _run(backend, module, x)  # training mode, as a module starts
     assert got.shape == x.shape
     if want is None:  # the funnel activation: max(x, BN(conv(x))) with the module's own layers
         inner = module.act
@@ -243,6 +255,10 @@ T_OPS_SIGNATURES = {
     "ProbAct": "(num_parameters=1, init=0)",
     "Seagull": "()",
     "Sine": "(w0=1.0)",
+    "BReLU": "()",
+    "Maxout": "(pool_size=1)",
+    "DICE": "(emb_size, dim=2, epsilon=1e-08)",
+    "XUnit": "(out_channels, kernel_size=9)",
 }
 
 
@@ -409,6 +425,29 @@ def test_sine_and_probact():
     _close(_run("torch", act.eval(), X), np.maximum(X, 0.0))  # evaluation: no noise
     with pytest.raises(pa.ActivationError):
         ProbAct(num_parameters=4)
+
+
+@only_on("torch")
+def test_structural_and_axis_facades():
+    import torch
+
+    from polyact.compat.echo.t_ops import DICE, BReLU, Maxout, XUnit
+
+    x4 = X_NCHW[:, :2]  # two channels: one group of 2
+    _close(_run("torch", Maxout(pool_size=2), x4), np.maximum(x4[:, :1], x4[:, 1:]))
+    _close(_run("torch", BReLU(), X_NCHW), _bipolar(X_NCHW, axis=1))
+    act = XUnit(IN_CHANNELS, kernel_size=3)
+    ref = pa.get_activation("xunit", "torch", in_channels=IN_CHANNELS, kernel_size=3)
+    ref.load_state_dict(act.act.state_dict())
+    x = torch.tensor(X_NCHW, dtype=torch.float32)
+    _close(act(x).detach().double().numpy(), ref(x).detach().double().numpy(), rtol=0, atol=0)
+    dice = DICE(IN_FEATURES, dim=3)
+    assert "alpha" in [n.rsplit(".", 1)[-1] for n, _ in dice.named_parameters()]
+    assert tuple(dice(torch.randn(2, 5, IN_FEATURES)).shape) == (2, 5, IN_FEATURES)
+    with pytest.raises(pa.ActivationError):
+        dice(torch.randn(2, IN_FEATURES))
+    with pytest.raises(pa.ActivationError):
+        DICE(IN_FEATURES, epsilon=1e-5)
 
 
 @only_on("torch")

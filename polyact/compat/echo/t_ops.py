@@ -28,11 +28,14 @@ _BACKEND = registry.get_backend("torch")  # a clear error when torch is not inst
 import torch  # noqa: E402
 
 __all__ = [
+    "DICE",
     "SQNL",
     "ISRU",
     "Aria2",
+    "BReLU",
     "Elish",
     "Funnel",
+    "Maxout",
     "Mish",
     "NLReLU",
     "ProbAct",
@@ -42,6 +45,7 @@ __all__ = [
     "SoftClipping",
     "SoftExponential",
     "Swish",
+    "XUnit",
 ]
 
 
@@ -203,3 +207,53 @@ class Sine(_EchoModule):
 
     def __init__(self, w0: float = 1.0) -> None:
         super().__init__(Plan("sine", {"w0": w0}, {}))
+
+
+class BReLU(_EchoModule):
+    """Echo's BReLU, the bipolar ReLU: relu(x_i) at even and -relu(-x_i) at odd
+    unit indices i, as Echo's page writes it, along dim 1 (the units of (N, C),
+    the channels of NCHW): polyact's ``bipolar_relu`` with axis=1. (Echo's code
+    alternates along dim 0, the batch.)"""
+
+    def __init__(self) -> None:
+        super().__init__(Plan("bipolar_relu", {"axis": 1}, {}))
+
+
+class Maxout(_EchoModule):
+    """Echo's Maxout: the maximum over groups of ``pool_size`` consecutive channels
+    (dim 1): polyact's ``maxout`` with axis=1. Echo's default pool_size=1 is the
+    identity, as in Echo; polyact's own default is 2."""
+
+    def __init__(self, pool_size: int = 1) -> None:
+        super().__init__(Plan("maxout", {"pool_size": pool_size, "axis": 1}, {}))
+
+
+class DICE(_EchoModule):
+    """Echo's DICE: polyact's ``dice``, p x + alpha (1 - p) x with p = sigmoid(BN(x))
+    over the last axis of (N, emb_size) (``dim=2``) or (N, L, emb_size) (``dim=3``)
+    inputs; alpha trains from 0 as in the paper (Echo's stays 0)."""
+
+    def __init__(self, emb_size: int, dim: int = 2, epsilon: float = 1e-8) -> None:
+        if dim not in (2, 3):
+            raise ActivationError(f"dim must be 2 or 3. Received: dim={dim!r}")
+        if epsilon != 1e-8:
+            raise ActivationError(
+                f"polyact's dice normalises with eps = 1e-8 (Echo's default). Received: epsilon={epsilon!r}"
+            )
+        super().__init__(Plan("dice", {"emb_size": emb_size}, {}))
+        self.dim = dim
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if input.dim() != self.dim:
+            raise ActivationError(
+                f"DICE(dim={self.dim}) expects a {self.dim}-D input, got shape {tuple(input.shape)}"
+            )
+        return self.act(input)
+
+
+class XUnit(_EchoModule):
+    """Echo's XUnit: polyact's ``xunit``, x exp(-u^2) with u = BN(depthwise k x k
+    conv(ReLU(BN(x)))) on NCHW input (Echo's out_channels is the channel count)."""
+
+    def __init__(self, out_channels: int, kernel_size: int = 9) -> None:
+        super().__init__(Plan("xunit", {"in_channels": out_channels, "kernel_size": kernel_size}, {}))
