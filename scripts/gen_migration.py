@@ -84,20 +84,25 @@ def _echo_entries() -> List[Tuple[Entry, Optional[echo.Plan]]]:
         ("m_ops.FReLU(in_channels)", "funnel_relu", P("funnel_relu", {"in_channels": 1}, {}), "in_channels"),
         ("t_ops.Funnel(in_channels)", "funnel_relu", P("funnel_relu", {"in_channels": 1}, {}), "in_channels"),
         ("t_ops.FReLU(in_channels)", "flexible_relu", P("flexible_relu", {}, {}), ""),
-        ("t_ops.BReLU()", "bipolar_relu", P("bipolar_relu", {}, {}), ""),
+        ("t_ops.BReLU()", "bipolar_relu", echo.brelu_plan(), ""),
         ("t_ops.APL(s=1)", "apl", P("apl", {}, {}), ""),
-        ("t_ops.Maxout(pool_size=1)", "maxout", P("maxout", {}, {}), ""),
+        ("t_ops.Maxout(pool_size=1)", "maxout", echo.maxout_plan(), ""),
         ("t_ops.SLAF(k=2)", "slaf", P("slaf", {}, {}), ""),
         ("t_ops.AReLU(alpha=0.90, beta=2.0)", "arelu", P("arelu", {}, {}), ""),
-        ("t_ops.DICE(emb_size, dim=2, epsilon=1e-8)", "dice", P("dice", {}, {}), ""),
+        ("t_ops.DICE(emb_size, dim=2, epsilon=1e-8)", "dice", echo.dice_plan(1), "emb_size"),
         ("t_ops.MPeLU(alpha=0.25, beta=1.0)", "mpelu", P("mpelu", {}, {}), ""),
         ("t_ops.TanhSoft(alpha=0.0, beta=0.6, gamma=1.0, delta=0.0)", "tanhsoft", P("tanhsoft", {}, {}), ""),
-        ("t_ops.ProbAct(num_parameters=1, init=0)", "probact", P("probact", {}, {}), ""),
-        ("t_ops.XUnit(out_channels, kernel_size=9)", "xunit", P("xunit", {}, {}), ""),
+        ("t_ops.ProbAct(num_parameters=1, init=0)", "probact", echo.probact_plan(), ""),
+        (
+            "t_ops.XUnit(out_channels, kernel_size=9)",
+            "xunit",
+            echo.xunit_plan(1),
+            "in_channels=out_channels, kernel_size=9",
+        ),
         ("t_ops.EIS(alpha, beta, gamma, delta, theta)", "eis", P("eis", {}, {}), ""),
         ("t_ops.Seagull()", "seagull", P("seagull", {}, {}), ""),
         ("t_ops.Snake(in_features, alpha=None)", "snake", P("snake", {}, {}), ""),
-        ("t_ops.Sine(w0=1.0)", "sine", P("sine", {}, {}), ""),
+        ("t_ops.Sine(w0=1.0)", "sine", P("sine", {"w0": 1.0}, {}), ""),
         ("t_ops.Siren(dim_in, dim_out, w0=30.0)", "siren", P("siren", {}, {}), ""),
     ]
     return [(Entry(name, means, {}, "", shown), plan) for name, means, plan, shown in rows]
@@ -295,7 +300,7 @@ def _fmt(v: Any) -> str:
 
 
 def _params_text(spec: Any, params: Dict[str, Any], options: Dict[str, Any], shown: str) -> str:
-    spec.bind(params)  # raises if a name or a value does not fit polyact's parameters
+    spec.bind(params, partial=True)  # raises if a name or a value does not fit polyact's parameters
     if shown:
         return f"`{shown}`"
     parts = []

@@ -32,11 +32,16 @@ __all__ = [
     "ECHO_ARIA2",
     "Plan",
     "aria2_plan",
+    "brelu_plan",
+    "dice_plan",
     "elish_plan",
     "isru_plan",
+    "maxout_plan",
+    "probact_plan",
     "soft_exponential_plan",
     "srelu_plan",
     "swish_plan",
+    "xunit_plan",
 ]
 
 #: the registry name of Echo's Aria2 (Richard's curve without the factor x)
@@ -206,6 +211,43 @@ def srelu_plan(in_features: Any, parameters: Optional[Sequence[Any]] = None) -> 
         )
     tr, tl, ar, al = (_values(p).reshape(-1).tolist() for p in parameters)
     return _plan("srelu", options, t_right=tr, t_left=tl, a_right=ar, a_left=al)
+
+
+def brelu_plan() -> Plan:
+    """Echo's torch ``BReLU``: the bipolar ReLU over the units (dim 1), as Echo's
+    page writes it (Echo's code alternates along dim 0, the batch)."""
+    return _plan("bipolar_relu", axis=1)
+
+
+def maxout_plan(pool_size: int = 1) -> Plan:
+    """Echo's torch ``Maxout``: groups of ``pool_size`` channels (dim 1); 1 is the identity."""
+    return _plan("maxout", pool_size=pool_size, axis=1)
+
+
+def dice_plan(emb_size: int, dim: int = 2, epsilon: float = 1e-8) -> Plan:
+    """Echo's torch ``DICE`` on (N, emb_size) (``dim=2``) or (N, L, emb_size) (``dim=3``)."""
+    if dim not in (2, 3):
+        raise ActivationError(f"dim must be 2 or 3. Received: dim={dim!r}")
+    if epsilon != 1e-8:
+        raise ActivationError(
+            f"polyact's dice normalises with eps = 1e-8 (Echo's default). Received: epsilon={epsilon!r}"
+        )
+    return _plan("dice", emb_size=emb_size)
+
+
+def xunit_plan(out_channels: int, kernel_size: int = 9) -> Plan:
+    """Echo's torch ``XUnit``: ``out_channels`` is the channel count."""
+    return _plan("xunit", in_channels=out_channels, kernel_size=kernel_size)
+
+
+def probact_plan(num_parameters: int = 1, init: float = 0) -> Plan:
+    """Echo's torch ``ProbAct``: one trainable sigma starting at ``init``."""
+    if num_parameters != 1:
+        raise ActivationError(
+            "polyact's probact has one trainable sigma; a sigma per feature is not available. "
+            f"Received: num_parameters={num_parameters!r}"
+        )
+    return _plan("probact", sigma=float(init))
 
 
 def __getattr__(name: str) -> Any:

@@ -16,11 +16,16 @@ from ...errors import ActivationError
 from . import (
     Plan,
     aria2_plan,
+    brelu_plan,
+    dice_plan,
     elish_plan,
     isru_plan,
+    maxout_plan,
+    probact_plan,
     soft_exponential_plan,
     srelu_plan,
     swish_plan,
+    xunit_plan,
 )
 
 _BACKEND = registry.get_backend("torch")  # a clear error when torch is not installed
@@ -187,12 +192,7 @@ class ProbAct(_EchoModule):
     no per-feature form, so ``num_parameters`` must be 1."""
 
     def __init__(self, num_parameters: int = 1, init: float = 0) -> None:
-        if num_parameters != 1:
-            raise ActivationError(
-                "polyact's probact has one trainable sigma; a sigma per feature is not available. "
-                f"Received: num_parameters={num_parameters!r}"
-            )
-        super().__init__(Plan("probact", {"sigma": float(init)}, {}))
+        super().__init__(probact_plan(num_parameters, init))
 
 
 class Seagull(_EchoModule):
@@ -216,7 +216,7 @@ class BReLU(_EchoModule):
     alternates along dim 0, the batch.)"""
 
     def __init__(self) -> None:
-        super().__init__(Plan("bipolar_relu", {"axis": 1}, {}))
+        super().__init__(brelu_plan())
 
 
 class Maxout(_EchoModule):
@@ -225,7 +225,7 @@ class Maxout(_EchoModule):
     identity, as in Echo; polyact's own default is 2."""
 
     def __init__(self, pool_size: int = 1) -> None:
-        super().__init__(Plan("maxout", {"pool_size": pool_size, "axis": 1}, {}))
+        super().__init__(maxout_plan(pool_size))
 
 
 class DICE(_EchoModule):
@@ -234,13 +234,7 @@ class DICE(_EchoModule):
     inputs; alpha trains from 0 as in the paper (Echo's stays 0)."""
 
     def __init__(self, emb_size: int, dim: int = 2, epsilon: float = 1e-8) -> None:
-        if dim not in (2, 3):
-            raise ActivationError(f"dim must be 2 or 3. Received: dim={dim!r}")
-        if epsilon != 1e-8:
-            raise ActivationError(
-                f"polyact's dice normalises with eps = 1e-8 (Echo's default). Received: epsilon={epsilon!r}"
-            )
-        super().__init__(Plan("dice", {"emb_size": emb_size}, {}))
+        super().__init__(dice_plan(emb_size, dim, epsilon))
         self.dim = dim
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
@@ -256,4 +250,4 @@ class XUnit(_EchoModule):
     conv(ReLU(BN(x)))) on NCHW input (Echo's out_channels is the channel count)."""
 
     def __init__(self, out_channels: int, kernel_size: int = 9) -> None:
-        super().__init__(Plan("xunit", {"in_channels": out_channels, "kernel_size": kernel_size}, {}))
+        super().__init__(xunit_plan(out_channels, kernel_size))
