@@ -111,7 +111,7 @@ def _echo_entries() -> List[Tuple[Entry, Optional[echo.Plan]]]:
 ZETA = [
     E("LaplaceActivation", "laplace", mu=0.707107, sigma=0.282095),
     E("ACT2FN['gelu'] / GELUActivation", "gelu"),
-    E("ACT2FN['gelu_10'] / ClippedGELUActivation(-10, 10)", "clipped_gelu", min=-10.0, max=10.0),
+    E("ACT2FN['gelu_10'] / ClippedGELUActivation(-10, 10)", "clipped_gelu", min_val=-10.0, max_val=10.0),
     E("ACT2FN['gelu_fast'] / FastGELUActivation", "gelu_tanh"),
     E("ACT2FN['gelu_new'] / NewGELUActivation", "gelu_tanh"),
     E("ACT2FN['gelu_python']", "gelu"),
@@ -176,7 +176,7 @@ TIMM = [
 
 TRANSFORMERS = [
     E("gelu", "gelu"),
-    E("gelu_10", "clipped_gelu", min=-10.0, max=10.0),
+    E("gelu_10", "clipped_gelu", min_val=-10.0, max_val=10.0),
     E("gelu_fast", "gelu_tanh"),
     E("gelu_new", "gelu_tanh"),
     E("gelu_python", "gelu"),
