@@ -69,3 +69,22 @@ def evaluation(obj):
     if getattr(spec, "noise", None) is not None and hasattr(obj, "eval"):
         obj.eval()
     return obj
+
+
+def required_params(name):
+    """The first example parameter set of an activation with required parameters
+    (it has no defaults to build with), else nothing."""
+    spec = polyact.get_spec(name)
+    if any(p.required for p in spec.params.values()):
+        return dict(spec.examples[0])
+    return {}
+
+
+def make_fn(name, backend, **kwargs):
+    """``get_function`` with the required parameters filled in from the examples."""
+    return polyact.get_function(name, backend, **{**required_params(name), **kwargs})
+
+
+def make_act(name, backend, **kwargs):
+    """``get_activation`` with the required parameters filled in from the examples."""
+    return polyact.get_activation(name, backend, **{**required_params(name), **kwargs})

@@ -15,7 +15,7 @@ import pytest
 import polyact
 from polyact.ops import PRIMITIVES, Ops
 
-from .conftest import evaluation
+from .conftest import evaluation, make_act, make_fn, required_params
 
 jax = pytest.importorskip("jax")
 nnx = pytest.importorskip("flax.nnx")
@@ -62,7 +62,7 @@ def _np(a) -> np.ndarray:
 
 def _numpy_ref(name: str, x: np.ndarray, **params) -> np.ndarray:
     with np.errstate(all="ignore"):
-        return _np(polyact.get_function(name, "numpy", **params)(np.asarray(x, dtype=np.float64)))
+        return _np(make_fn(name, "numpy", **params)(np.asarray(x, dtype=np.float64)))
 
 
 # --------------------------------------------------------------------------- backend basics
@@ -187,8 +187,8 @@ def test_softplus_override_meets_the_ops_contract(dtype):
 def test_values_agree_with_numpy(name):
     x32 = X.astype(np.float32)
     ref = _numpy_ref(name, x32.astype(np.float64))
-    f = polyact.get_function(name, "jax")
-    act = evaluation(polyact.get_activation(name, "jax"))
+    f = make_fn(name, "jax")
+    act = evaluation(make_act(name, "jax"))
     for y in (f(jnp.asarray(x32)), act(jnp.asarray(x32))):
         assert y.dtype == jnp.float32 and y.shape == x32.shape
         np.testing.assert_allclose(_np(y), ref, rtol=1e-5, atol=1e-6, err_msg=name)
@@ -197,7 +197,7 @@ def test_values_agree_with_numpy(name):
 @pytest.mark.parametrize("name,kernel", _kernel_cases(ELEMENTWISE))
 def test_kernels_agree_with_numpy_in_float64(name, kernel):
     x = np.concatenate([X, [-30.0, -1e-3, 1e-3, 30.0]])
-    y = polyact.get_function(name, "jax", kernel=kernel)(jnp.asarray(x, dtype=jnp.float64))
+    y = make_fn(name, "jax", kernel=kernel)(jnp.asarray(x, dtype=jnp.float64))
     assert y.dtype == jnp.float64
     np.testing.assert_allclose(_np(y), _numpy_ref(name, x), rtol=1e-12, atol=1e-300, err_msg=name)
 
@@ -233,7 +233,7 @@ def test_gelu_is_the_exact_erf_form():
 # --------------------------------------------------------------------------- transformations
 @pytest.mark.parametrize("name,kernel", _kernel_cases(STATELESS))
 def test_jit_grad_vmap(name, kernel):
-    act = evaluation(polyact.get_activation(name, "jax", kernel=kernel))
+    act = evaluation(make_act(name, "jax", kernel=kernel))
     x = jnp.asarray(X, dtype=jnp.float32)
     eager = _np(act(x))
     np.testing.assert_allclose(_np(jax.jit(act)(x)), eager, rtol=1e-6, atol=1e-7)
@@ -251,17 +251,17 @@ def test_jit_grad_vmap(name, kernel):
     np.testing.assert_allclose(_np(g_backend), g_eager, rtol=1e-6, atol=1e-7)
 
     # the same function through get_function, jitted with an explicit float32 input
-    f = polyact.get_function(name, "jax", kernel=kernel)
+    f = make_fn(name, "jax", kernel=kernel)
     np.testing.assert_allclose(_np(jax.jit(f)(x)), eager, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", STATELESS)
 def test_float64_gradient_matches_finite_difference(name):
     spec = polyact.get_spec(name)
-    kinks = [at for at, _ in spec.kink_points(spec.bind({}))]
+    kinks = [at for at, _ in spec.kink_points(spec.bind(required_params(name)))]
     x = np.array([-4.3, -1.7, -0.6, -0.05, 0.15, 0.8, 1.6, 2.6, 4.9])
     x = np.array([v for v in x if all(abs(v - k) > 1e-3 for k in kinks)])
-    f = polyact.get_function(name, "jax")
+    f = make_fn(name, "jax")
     g = _np(jax.vmap(jax.grad(f))(jnp.asarray(x, dtype=jnp.float64)))
     h = 1e-6
     fd = (_np(f(jnp.asarray(x + h))) - _np(f(jnp.asarray(x - h)))) / (2 * h)
@@ -286,7 +286,7 @@ def test_kink_gradients_follow_the_spec():
         ("leaky_relu", {"negative_slope": 0.1}, 0.1),
         ("nlrelu", {}, 0.0),
     ]:
-        f = polyact.get_function(name, "jax", **params)
+        f = make_fn(name, "jax", **params)
         assert float(jax.grad(lambda v: f(v).sum())(x)) == pytest.approx(expected), name
 
 
@@ -295,12 +295,12 @@ def test_kink_gradients_follow_the_spec():
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_half_precision_is_float32_rounded_once(name, dtype):
     x_half = jnp.asarray(np.concatenate([X, [-20.0, -11.5, 11.5]]), dtype=dtype)
-    act = evaluation(polyact.get_activation(name, "jax"))
+    act = evaluation(make_act(name, "jax"))
     y = act(x_half)
     assert y.dtype == x_half.dtype and y.shape == x_half.shape
     expected = act(x_half.astype(jnp.float32)).astype(dtype)
     np.testing.assert_array_equal(_np(y), _np(expected))
-    f = polyact.get_function(name, "jax")
+    f = make_fn(name, "jax")
     np.testing.assert_array_equal(_np(f(x_half)), _np(expected))
     g = jax.grad(lambda v: f(v).astype(jnp.float32).sum())(x_half)
     assert g.dtype == x_half.dtype
@@ -351,7 +351,7 @@ def test_shapes_are_preserved():
 @pytest.mark.parametrize("name", ["soft_exponential", "swish", "srelu"])
 def test_trainable_activations_are_nnx_modules(name):
     spec = polyact.get_spec(name)
-    m = polyact.get_activation(name, "jax")
+    m = make_act(name, "jax")
     assert isinstance(m, nnx.Module)
     assert type(m).__name__ == "".join(p.capitalize() for p in name.split("_"))
     params = nnx.state(m, nnx.Param)
@@ -360,7 +360,7 @@ def test_trainable_activations_are_nnx_modules(name):
         v = getattr(m, k)
         assert isinstance(v, nnx.Param) and v.get_value().dtype == jnp.float32
         assert v.get_value().shape == ((1,) if spec.params[k].per_channel else ())
-    assert polyact.get_activation(name, "jax") is not m  # fresh instance per lookup
+    assert make_act(name, "jax") is not m  # fresh instance per lookup
     assert repr(m).startswith(type(m).__name__ + "(")
 
 

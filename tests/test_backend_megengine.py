@@ -23,6 +23,8 @@ import pytest
 import polyact as pa
 from polyact.ops import PRIMITIVES
 
+from .conftest import make_act, make_fn
+
 _REQUIRED = "megengine" in [b.strip() for b in os.environ.get("POLYACT_REQUIRE_BACKENDS", "").split(",")]
 if not _REQUIRED and importlib.util.find_spec("megengine") is None:
     pytest.skip("megengine is not installed here (it needs CPython <= 3.10)", allow_module_level=True)
@@ -198,17 +200,17 @@ def test_half_rounding_is_to_nearest_even():
 
 # --------------------------------------------------------------------------- values and gradients
 def _numpy_f64(name, **params):
-    f = pa.get_function(name, "numpy", **params)
+    f = make_fn(name, "numpy", **params)
     return lambda x: np.asarray(f(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 
 @pytest.mark.parametrize("name,kernel", KERNELS, ids=[f"{n}-{k}" for n, k in KERNELS])
 def test_values_match_numpy_float64(name, kernel):
     ref = _numpy_f64(name)(X49)
-    f = pa.get_function(name, "megengine", kernel=kernel)
+    f = make_fn(name, "megengine", kernel=kernel)
     np.testing.assert_allclose(npy(f(t32(X49))), ref, rtol=1e-5, atol=1e-6)
     m = (
-        pa.get_activation(name, "megengine", kernel=kernel)
+        make_act(name, "megengine", kernel=kernel)
         if not pa.get_spec(name).trainable or kernel != "native"
         else None
     )
@@ -230,7 +232,7 @@ def test_gradients_match_finite_differences(name, kernel):
     for at, _ in spec.kink_points(spec.bind({})):
         keep &= np.abs(x - at) > 1e-3
     assert keep.sum() > 40
-    _, g = grad_of(pa.get_function(name, "megengine", kernel=kernel), t32(X49))
+    _, g = grad_of(make_fn(name, "megengine", kernel=kernel), t32(X49))
     np.testing.assert_allclose(g[keep], fd[keep], rtol=1e-4, atol=1e-5)
 
 
@@ -242,7 +244,7 @@ def test_half_precision_computed_in_float32_and_rounded_once(name, kernel, dtype
         xs = np.arange(65536, dtype=np.uint16).view(np.float16)
     else:
         xs = (np.arange(65536, dtype=np.uint32) << 16).view(np.float32)
-    f = pa.get_function(name, "megengine", kernel=kernel)
+    f = make_fn(name, "megengine", kernel=kernel)
     y = f(B.from_numpy(xs, dtype))
     assert B.dtype_name(y) == dtype and tuple(y.shape) == xs.shape
     y32 = B.to_numpy(f(t32(xs.astype(np.float32))))
@@ -257,7 +259,7 @@ def test_half_precision_computed_in_float32_and_rounded_once(name, kernel, dtype
 @pytest.mark.parametrize("name", ["relu", "mish", "soft_exponential", "srelu", "sqnl"])
 def test_shapes_preserved_with_gradients(name, shape):
     x = t32(np.full(shape, 0.7))
-    for obj in (pa.get_function(name, "megengine"), pa.get_activation(name, "megengine")):
+    for obj in (make_fn(name, "megengine"), make_act(name, "megengine")):
         y, g = B.value_and_grad(obj, x)
         assert tuple(y.shape) == shape and tuple(g.shape) == shape
 
@@ -556,8 +558,8 @@ SPECIALS = np.array([-1000.0, -6.0, -1.0, 0.5, 3.0, 1000.0], np.float32)
 def test_native_agrees_with_composed(name):
     kern = pa.kernels(name, "megengine")
     x = np.concatenate([X49, SPECIALS])
-    yn, gn = grad_of(pa.get_function(name, "megengine", kernel="native"), t32(x))
-    yc, gc = grad_of(pa.get_function(name, "megengine", kernel="composed"), t32(x))
+    yn, gn = grad_of(make_fn(name, "megengine", kernel="native"), t32(x))
+    yc, gc = grad_of(make_fn(name, "megengine", kernel="composed"), t32(x))
     assert kern["native"].kind == "native"
     np.testing.assert_allclose(yn, yc, rtol=2e-6, atol=1e-6)
     keep = x != 0.0  # kinks are checked below
@@ -567,7 +569,7 @@ def test_native_agrees_with_composed(name):
 @pytest.mark.parametrize("name", NATIVES)
 def test_composed_meets_the_conventions(name):
     """relu'(0) = 0, leaky_relu'(0) = slope; NaN in -> NaN out; +-1000 finite."""
-    f = pa.get_function(name, "megengine", kernel="composed")
+    f = make_fn(name, "megengine", kernel="composed")
     y, g = grad_of(f, t32([0.0, np.nan, 1000.0, -1000.0]))
     spec = pa.get_spec(name)
     for at, d in spec.kink_points(spec.bind({})):

@@ -10,7 +10,7 @@ import pytest
 
 import polyact as pa
 
-from .conftest import BACKENDS
+from .conftest import BACKENDS, make_act
 
 if "torch" not in BACKENDS:
     pytest.skip("torch backend not under test in this environment", allow_module_level=True)
@@ -74,9 +74,9 @@ def test_channel_axis_is_explicit():
 def test_half_precision_computed_in_float32(dtype):
     x = torch.linspace(-20, 20, 101).to(dtype)
     for name in ("mish", "gelu", "soft_clipping", "elish"):
-        y = pa.get_activation(name, backend="torch")(x)
+        y = make_act(name, backend="torch")(x)
         assert y.dtype == dtype
-        expected = pa.get_activation(name, backend="torch")(x.float()).to(dtype)
+        expected = make_act(name, backend="torch")(x.float()).to(dtype)
         assert torch.equal(y, expected), name
 
 
@@ -127,7 +127,7 @@ def test_cross_parameter_check_skips_traced_values():
 
 @pytest.mark.parametrize("name,params", [("mish", {}), ("aria2", {}), ("srelu", {"num_channels": 4})])
 def test_modules_compile_without_graph_breaks(name, params):
-    m = pa.get_activation(name, backend="torch", **params)
+    m = make_act(name, backend="torch", **params)
     compiled = torch.compile(m, fullgraph=True)
     x = torch.randn(8, 4) * 5
     assert torch.allclose(compiled(x), m(x), rtol=1e-6, atol=1e-7)

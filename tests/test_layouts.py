@@ -27,7 +27,7 @@ from polyact._numerics import numpy_dtype, within_contract
 from polyact._refcache import reference
 from polyact.check import backend_dtypes, param_id, param_sets
 
-from .conftest import BACKENDS, evaluation
+from .conftest import BACKENDS, evaluation, make_act, make_fn, required_params
 
 ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 
@@ -104,7 +104,7 @@ def _contiguous(backend: str, v: Any) -> Any:
 @pytest.mark.parametrize("name,backend,kernel", _kernel_cases("test_views_give_contiguous_bits"))
 def test_views_give_contiguous_bits(name, backend, kernel):
     be = pa.get_backend(backend)
-    f = pa.get_function(name, backend, kernel=kernel)
+    f = make_fn(name, backend, kernel=kernel)
     base = _pool(6 * 11).reshape(6, 11)  # flat[::2] has 33 elements, an odd size tested below
     # JAX compiles every op for every shape: its views run in float32 only
     for dtype in ("float32",) if backend == "jax" else backend_dtypes(backend):
@@ -120,7 +120,7 @@ def test_views_give_contiguous_bits(name, backend, kernel):
 def _check_values(spec, kern, y, x, dtype, what="value", params=None) -> None:
     """``y`` (NumPy) within the contract of the reference at ``x`` (kernels that
     are not eligible for auto are known to break it and are only run)."""
-    params = dict(params or {})
+    params = {**required_params(spec.name), **(params or {})}
     if not kern.eligible_for(spec.bind(params)):
         return
     xf = np.asarray(x, dtype=np.float64).reshape(-1)
@@ -141,7 +141,7 @@ def test_zero_d_and_empty(name, backend, kernel):
     (1, 0, 3) keep their shape and dtype."""
     spec = pa.get_spec(name)
     be = pa.get_backend(backend)
-    f = pa.get_function(name, backend, kernel=kernel)
+    f = make_fn(name, backend, kernel=kernel)
     kern = pa.kernels(name, backend)[kernel]
     for dtype in backend_dtypes(backend):
         for shape in ((0,), (1, 0, 3)):
@@ -168,15 +168,15 @@ def test_odd_sizes(name, backend, kernel):
     contract (float32)."""
     spec = pa.get_spec(name)
     be = pa.get_backend(backend)
-    f = pa.get_function(name, backend, kernel=kernel)
+    f = make_fn(name, backend, kernel=kernel)
     kern = pa.kernels(name, backend)[kernel]
     pool = _pool(61).astype(np.float32)  # 61 distinct values cycled: one reference per value
     x = np.resize(pool, max(ODD_SIZES))
-    ref = np.resize(reference(spec, {}, pool, "float32", "value"), x.size)
+    ref = np.resize(reference(spec, required_params(spec.name), pool, "float32", "value"), x.size)
     for n in ODD_SIZES:
         y = f(be.from_numpy(x[:n], "float32"))
         assert tuple(y.shape) == (n,) and be.dtype_name(y) == "float32", n
-        if not kern.eligible_for(spec.defaults):
+        if not kern.eligible_for(spec.bind(required_params(spec.name))):
             continue  # a native kernel known to break the contract (reported by the matrix)
         got = np.asarray(be.to_numpy(y), dtype=np.float64)
         ok = within_contract(got, ref[:n], x[:n].astype(np.float64), "float32")
@@ -206,9 +206,9 @@ def _integer_inputs(backend: str) -> List[Any]:
 @pytest.mark.parametrize("name,backend,kernel", _kernel_cases("test_integer_and_bool_inputs_raise"))
 def test_integer_and_bool_inputs_raise(name, backend, kernel):
     spec = pa.get_spec(name)
-    f = pa.get_function(name, backend, kernel=kernel)
+    f = make_fn(name, backend, kernel=kernel)
     extra = {"num_channels": 3} if spec.per_channel else {}
-    obj = evaluation(pa.get_activation(name, backend, kernel=kernel, **extra))
+    obj = evaluation(make_act(name, backend, kernel=kernel, **extra))
     for x in _integer_inputs(backend):
         for call in (f, obj):
             with pytest.raises(TypeError, match="float") as info:
@@ -249,9 +249,9 @@ if "torch" in BACKENDS:
         import torch
 
         be = pa.get_backend("torch")
-        m = pa.get_activation(name, "torch", kernel=kernel, inplace=True)
+        m = make_act(name, "torch", kernel=kernel, inplace=True)
         assert "inplace=True" in repr(m)
-        plain = pa.get_activation(name, "torch", kernel=kernel)
+        plain = make_act(name, "torch", kernel=kernel)
         x = be.from_numpy(_pool(64), dtype)
         expected = plain(x.clone())
         ptr = x.data_ptr()
@@ -275,7 +275,7 @@ if "torch" in BACKENDS:
     @pytest.mark.parametrize("name,kernel", _no_inplace_cases())
     def test_torch_inplace_refused(name, kernel):
         with pytest.raises(pa.ActivationError, match="no in-place kernel"):
-            pa.get_activation(name, "torch", kernel=kernel, inplace=True)
+            make_act(name, "torch", kernel=kernel, inplace=True)
 
 
 # --------------------------------------------------------------------------- gradient checks
@@ -317,7 +317,7 @@ if "torch" in BACKENDS:
         import torch
 
         spec = pa.get_spec(name)
-        f = pa.get_function(name, "torch", kernel=kernel, **params)
+        f = make_fn(name, "torch", kernel=kernel, **params)
         x = torch.tensor(_smooth_points(spec, params), dtype=torch.float64, requires_grad=True)
         assert torch.autograd.gradcheck(f, (x,))
         if spec.smooth:
@@ -332,7 +332,7 @@ if "jax" in BACKENDS:
         from jax.test_util import check_grads
 
         spec = pa.get_spec(name)
-        f = pa.get_function(name, "jax", kernel=kernel, **params)
+        f = make_fn(name, "jax", kernel=kernel, **params)
         x = jnp.asarray(_smooth_points(spec, params), dtype=jnp.float64)
         # check_grads perturbs with NumPy arrays; polyact's JAX functions take JAX arrays only
         check_grads(lambda v: f(jnp.asarray(v)), (x,), order=2 if spec.smooth else 1, modes=["rev"])
@@ -348,7 +348,7 @@ if "jax" in BACKENDS:
         spec = pa.get_spec(name)
         kern = pa.kernels(name, "jax")[kernel]
         be = pa.get_backend("jax")
-        f = pa.get_function(name, "jax", kernel=kernel)
+        f = make_fn(name, "jax", kernel=kernel)
         dtype = "float32"  # one dtype: every jit is a compilation
         xn = _pool(24).reshape(4, 6).astype(dtype)
         x = be.from_numpy(xn, dtype)

@@ -8,7 +8,7 @@ import pytest
 
 import polyact as pa
 
-from .conftest import BACKENDS, evaluation
+from .conftest import BACKENDS, evaluation, make_act, make_fn
 
 HALF = {
     "numpy": ("float16",),
@@ -34,13 +34,13 @@ def test_object_matches_function_and_keeps_dtype(name, backend, dtype):
     be = pa.get_backend(backend)
     spec = pa.get_spec(name)
     extra = {"num_channels": 3, "channel_axis": 1} if spec.per_channel else {}
-    obj = evaluation(pa.get_activation(name, backend=backend, **extra))
+    obj = evaluation(make_act(name, backend=backend, **extra))
     x_np = np.linspace(-6.0, 6.0, 3 * 9).reshape(9, 3)
     x = be.from_numpy(x_np, dtype)
     y = obj(x)
     assert be.dtype_name(y) == dtype and tuple(y.shape) == (9, 3)
     # the module's float32 parameters equal the defaults here, so the plain function agrees
-    f = pa.get_function(name, backend=backend, kernel=getattr(obj, "kernel", "auto"), channel_axis=1)
+    f = make_fn(name, backend=backend, kernel=getattr(obj, "kernel", "auto"), channel_axis=1)
     expected = be.to_numpy(f(x))
     got = be.to_numpy(y)
     np.testing.assert_array_equal(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64))
@@ -60,7 +60,7 @@ CONFIG_CASES = [
 def test_config_round_trip_across_backends(backend, name, kwargs):
     import json
 
-    obj = evaluation(pa.get_activation(name, backend=backend, **kwargs))
+    obj = evaluation(make_act(name, backend=backend, **kwargs))
     config = pa.to_config(obj)
     assert json.loads(json.dumps(config)) == config and config["name"] == name
     spec = pa.get_spec(name)
