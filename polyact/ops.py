@@ -193,7 +193,7 @@ class Ops:
 
         shape = tuple(np.shape(x))
         axis = _group_axis(shape, axis, k)
-        r = np.reshape(x, (*shape[:axis], shape[axis] // k, k, *shape[axis + 1:]))
+        r = np.reshape(x, (*shape[:axis], shape[axis] // k, k, *shape[axis + 1 :]))
         return tuple(np.take(r, j, axis=axis + 1) for j in range(k))
 
 

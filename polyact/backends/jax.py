@@ -129,7 +129,7 @@ class JaxOps(Ops):
 
         shape = tuple(x.shape)
         axis = _group_axis(shape, axis, k)
-        r = self.jnp.reshape(x, (*shape[:axis], shape[axis] // k, k, *shape[axis + 1:]))
+        r = self.jnp.reshape(x, (*shape[:axis], shape[axis] // k, k, *shape[axis + 1 :]))
         return tuple(self.jnp.take(r, j, axis=axis + 1) for j in range(k))
 
     def maximum(self, a: Any, b: Any) -> Any:

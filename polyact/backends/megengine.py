@@ -200,7 +200,7 @@ class MegEngineOps(Ops):
 
         shape = tuple(x.shape)
         axis = _group_axis(shape, axis, k)
-        r = x.reshape((*shape[:axis], shape[axis] // k, k, *shape[axis + 1:]))
+        r = x.reshape((*shape[:axis], shape[axis] // k, k, *shape[axis + 1 :]))
         lead = (slice(None),) * (axis + 1)
         return tuple(r[(*lead, j)] for j in range(k))
 
