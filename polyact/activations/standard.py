@@ -98,9 +98,7 @@ def relu6(x, ops):
     ),
     origin=("torch", "jax", "keras", "timm"),
     native={
-        "torch": Native(
-            lambda t, x, alpha: t.nn.functional.elu(x, alpha=alpha),
-        ),
+        "torch": lambda t, x, alpha: t.nn.functional.elu(x, alpha=alpha),
         "jax": lambda j, x, alpha: j.nn.elu(x, alpha=alpha),
     },
 )
@@ -169,9 +167,7 @@ def celu(x, ops, alpha):
     references=(Reference("Self-Normalizing Neural Networks", "1706.02515", "Klambauer et al.", 2017),),
     origin=("torch", "jax", "keras", "timm"),
     native={
-        "torch": Native(
-            lambda t, x: t.nn.functional.selu(x),
-        ),
+        "torch": lambda t, x: t.nn.functional.selu(x),
         "jax": lambda j, x: j.nn.selu(x),
     },
 )
@@ -220,8 +216,8 @@ def hard_sigmoid(x, ops):
     aliases=("hard_silu", "hardswish", "hswish"),
     formula=r"x\,\frac{\min(\max(0, x + 3), 6)}{6}",
     kinks=(
-        Kink(-3.0, 0.0, "x = -3 belongs to the flat branch"),
-        Kink(3.0, 1.0, "x = 3 belongs to the identity branch"),
+        Kink(-3.0, 0.0, "x = -3 belongs to the flat branch, as in torch"),
+        Kink(3.0, 1.0, "x = 3 belongs to the identity branch, as in torch"),
     ),
     smooth=False,
     references=(_MOBILENET_V3,),
@@ -298,9 +294,6 @@ def hard_tanh(x, ops, min_val, max_val):
     formula=r"\tfrac{1}{2}\,x\,\min(\max(0, x + 2), 2)",
     kinks=(Kink(-2.0, 0.0, "x = -2 belongs to the flat branch (timm's hard_mish gives -1 there)"),),
     smooth=False,
-    references=(
-        Reference("Mish: A Self Regularized Non-Monotonic Activation Function", "1908.08681", "Misra", 2019),
-    ),
     origin=("timm",),
     notes=(
         "No paper defines it; timm's hard_mish follows the Mish author's notes. The derivative is "
