@@ -30,6 +30,8 @@ def _settle(v1: float, v2: float) -> float:
         return math.nan
     if math.isinf(v2):
         return v2
+    if v2 != 0.0 and abs(v2) <= 1e-6 * abs(v1) and v1 * v2 > 0:
+        return 0.0  # decays like a power of x (b / (4|x|): 1e-30, then 1e-60): the limit is 0
     if abs(v2 - v1) <= 1e-12 * max(1.0, abs(v2)):
         return v2
     if abs(v2) > 100 and abs(v2) > 1.5 * max(1.0, abs(v1)) and v1 * v2 > 0:

@@ -86,5 +86,6 @@ def make_fn(name, backend, **kwargs):
 
 
 def make_act(name, backend, **kwargs):
-    """``get_activation`` with the required parameters filled in from the examples."""
-    return polyact.get_activation(name, backend, **{**required_params(name), **kwargs})
+    """``get_activation`` with the required parameters filled in from the examples,
+    in evaluation mode (see :func:`evaluation`)."""
+    return evaluation(polyact.get_activation(name, backend, **{**required_params(name), **kwargs}))

@@ -244,7 +244,7 @@ def test_jit_grad_vmap(name, kernel):
     g_eager = _np(jax.grad(lambda v: act(v).sum())(x))
     g_jit = _np(jax.jit(jax.grad(lambda v: act(v).sum()))(x))
     g_vmap = _np(jax.vmap(jax.grad(act))(x))
-    assert np.all(np.isfinite(g_eager)), name
+    assert np.all(np.isfinite(g_eager[np.isfinite(eager)])), name  # inside the domain
     np.testing.assert_allclose(g_jit, g_eager, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(g_vmap, g_eager, rtol=1e-5, atol=1e-6)
     _, g_backend = B.value_and_grad(act, x)

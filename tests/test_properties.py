@@ -109,14 +109,36 @@ for _id in (
     "silu-composed-float64",
     "softplus-native-float64",
     "swish-composed-float64",
+    "celu-native-float64",
+    "elu-native-float64",
+    "selu-native-float64",
+    "log_sigmoid-composed-float32",
+    "log_sigmoid-composed-float64",
 ):
     KNOWN_FAILURES[("test_torch_thread_count_does_not_change_bits", _id)] = _THREADS
+
+_SIGNED_ZERO = (
+    "torch's softshrink returns 0.0 in its scalar tail and -0.0 in its vector body for -lambd <= x < 0 "
+    "(the sign of zero is not part of the contract, but this test compares bits)"
+)
+for _d in ("float32", "float64"):
+    KNOWN_FAILURES[("test_torch_thread_count_does_not_change_bits", f"soft_shrink-native-{_d}")] = (
+        _SIGNED_ZERO
+    )
+
+_SQUAREPLUS = (
+    "jax.nn.squareplus (native, not auto) forms x^2, which overflows for |x| > sqrt(max): "
+    "inf at x = -5.8e156 after 0 at -1.3e154 (float64)"
+)
+for _p in ("", "(b=1)", "(b=0)"):
+    for _d in ("float64", "float32", "bfloat16"):
+        KNOWN_FAILURES[("test_monotone", f"squareplus{_p}-jax-native-{_d}")] = _SQUAREPLUS
 
 
 def _case(test: str, case_id: str, *values: Any) -> Any:
     why = KNOWN_FAILURES.get((test, case_id))
     # the thread-count split depends on the CPU's vector width: not strict there
-    strict = why is not _THREADS
+    strict = why is not _THREADS and why is not _SIGNED_ZERO
     marks = [pytest.mark.xfail(strict=strict, reason=why)] if why else []
     return pytest.param(*values, id=case_id, marks=marks)
 

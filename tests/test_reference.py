@@ -57,7 +57,7 @@ def _kink_cases():
     for c in check.iter_cases(backends=BACKENDS, classes=("normal",), whats=("gradient",)):
         if not polyact.get_spec(c.name).kinks:
             continue
-        why = known_divergences.match(c.name, c.backend, c.kernel, "kink", c.dtype)
+        why = known_divergences.match(c.name, c.backend, c.kernel, "kink", c.dtype, params=c.param_dict)
         marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
         out.append(pytest.param(c, id=c.id.rsplit("-", 1)[0], marks=marks))
     return out

@@ -190,6 +190,8 @@ def _specials(jax: Any, lim: Tuple[float, float, float, float], full: bool) -> A
 
 class JaxBackend(_base.Backend):
     name = NAME
+    #: XLA on CPU computes with denormals-are-zero: a subnormal input acts as a signed zero
+    flushes_subnormal_inputs = True
     framework = "jax"
     install = "pip install jax flax"
     default_channel_axis = -1
