@@ -48,8 +48,9 @@ def quick_gelu(x, ops):
 
 
 def _clipped_gelu_check(p):
-    if not p["min_val"] <= p["max_val"]:
-        return f"min_val <= max_val must hold. Received: min_val={p['min_val']!r}, max_val={p['max_val']!r}"
+    # strict, as torch's hardtanh: with min_val == max_val the function is a constant
+    if not p["min_val"] < p["max_val"]:
+        return f"min_val < max_val must hold. Received: min_val={p['min_val']!r}, max_val={p['max_val']!r}"
     return None
 
 
