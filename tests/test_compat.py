@@ -259,6 +259,8 @@ T_OPS_SIGNATURES = {
     "Maxout": "(pool_size=1)",
     "DICE": "(emb_size, dim=2, epsilon=1e-08)",
     "XUnit": "(out_channels, kernel_size=9)",
+    "TanhSoft": "(alpha=0.0, beta=0.6, gamma=1.0, delta=0.0)",
+    "EIS": "(alpha, beta, gamma, delta, theta)",
 }
 
 

@@ -34,6 +34,7 @@ import torch  # noqa: E402
 
 __all__ = [
     "DICE",
+    "EIS",
     "SQNL",
     "ISRU",
     "Aria2",
@@ -50,6 +51,7 @@ __all__ = [
     "SoftClipping",
     "SoftExponential",
     "Swish",
+    "TanhSoft",
     "XUnit",
 ]
 
@@ -200,6 +202,23 @@ class Seagull(_EchoModule):
 
     def __init__(self) -> None:
         super().__init__(Plan("seagull", {}, {}))
+
+
+class TanhSoft(_EchoModule):
+    """Echo's TanhSoft: polyact's ``tanhsoft``, tanh(alpha x + beta e^(gamma x)) ln(delta + e^x)
+    (the same parameter checks: alpha <= 1, beta >= 0, gamma > 0, 0 <= delta <= 1)."""
+
+    def __init__(self, alpha: float = 0.0, beta: float = 0.6, gamma: float = 1.0, delta: float = 0.0) -> None:
+        super().__init__(Plan("tanhsoft", {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta}, {}))
+
+
+class EIS(_EchoModule):
+    """Echo's EIS: polyact's ``eis``, x softplus(x)^alpha / (sqrt(beta + gamma x^2) + delta e^(-theta x)).
+    Echo requires all five parameters; so does this class."""
+
+    def __init__(self, alpha: float, beta: float, gamma: float, delta: float, theta: float) -> None:
+        params = {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta, "theta": theta}
+        super().__init__(Plan("eis", params, {}))
 
 
 class Sine(_EchoModule):
