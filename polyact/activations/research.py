@@ -178,39 +178,27 @@ def lecun_tanh(x, ops):
     return 1.7159 * _tanh(2.0 * x / 3.0, ops)
 
 
-#: the smallest normal float32 number: where sine_relu switches branches
-_TINY32 = 2.0**-126
-
-
 @declare(
     "sine_relu",
     examples=({"epsilon": 0.5},),
     aliases=("sinerelu",),
     params={"epsilon": Param(0.01, real, doc="amplitude of the sine branch")},
-    formula=(
-        r"\begin{cases} x & x > \tau \\ \epsilon (\sin x - \cos x) & x \le \tau \end{cases},"
-        r"\quad \tau = 2^{-126}"
-    ),
+    formula=r"\begin{cases} x & x > 0 \\ \epsilon (\sin x - \cos x) & x \le 0 \end{cases}",
     kinks=(
-        Kink(
-            _TINY32,
-            "epsilon",
-            "x = 2^-126 belongs to the sine branch: f jumps there from about -epsilon to 2^-126",
-        ),
+        Kink(0.0, "epsilon", "x = 0 belongs to the sine branch: f(0) = -epsilon (the function jumps at 0)"),
     ),
     smooth=False,
     origin=("echo",),
     notes=(
         "No paper (a blog post by W. Rodrigues). " + _LEGACY,
-        "Echo's legacy torch SineReLU switches at x > 0 and its Keras one at x >= 0. polyact switches "
-        "at the smallest normal float32 number 2^-126 (1.2e-38): the function jumps by epsilon there, "
-        "and backends that read subnormal inputs as zero (XLA and MegEngine on CPU) could not tell "
-        "0 < x < 2^-126 from 0, so a switch at 0 would give -epsilon instead of x on them.",
+        "Echo's legacy torch SineReLU uses x > 0 for the identity branch and its Keras one x >= 0; "
+        "polyact follows the torch version (f(0) = -epsilon). On backends that read subnormal inputs "
+        "as zero (XLA on CPU) a positive subnormal x gives f(0) = -epsilon.",
     ),
 )
 def sine_relu(x, ops, epsilon):
-    """SineReLU: x for x > 0 (from 2^-126 on), epsilon * (sin x - cos x) below."""
-    return ops.where(x > _TINY32, x, epsilon * (ops.sin(x) - ops.cos(x)))
+    """SineReLU: x for x > 0, epsilon * (sin x - cos x) otherwise."""
+    return ops.where(x > 0, x, epsilon * (ops.sin(x) - ops.cos(x)))
 
 
 _TALU_T = -0.05
