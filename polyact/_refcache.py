@@ -24,6 +24,7 @@ import hashlib
 import inspect
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
@@ -35,7 +36,7 @@ from ._numerics import FORMATS, round_array
 __all__ = ["cache_dir", "fingerprint", "reference"]
 
 #: bump when the way references are computed changes (invalidates every entry)
-VERSION = 3
+VERSION = 4
 _ORACLE_MIN = 4096  # grids at least this big, in a 16-bit dtype, use the float64 oracle
 _MIDPOINT_REL = 2.0**-30  # oracle values closer than this (relative) to a midpoint go to mpmath
 _SAMPLE = 96  # points of an oracle grid cross-checked against mpmath
@@ -62,13 +63,27 @@ def _source(fn: Any) -> str:
         return repr((code.co_code, code.co_consts)) if code is not None else repr(fn)
 
 
+def _module_source(fn: Any) -> str:
+    """The source of the module defining ``fn``: helpers a formula calls live there."""
+    module = sys.modules.get(getattr(fn, "__module__", None) or "")
+    if module is None:
+        return ""
+    try:
+        return inspect.getsource(module)
+    except (OSError, TypeError):
+        return ""
+
+
 def fingerprint(spec: Any) -> str:
-    """What the reference of ``spec`` depends on: its formula and parameter declarations."""
+    """What the reference of ``spec`` depends on: its formula (and its module's
+    helpers) and parameter declarations. Only stable text goes in (a domain's
+    description, never a function's repr, whose address changes every run)."""
     parts = [
         spec.name,
         _source(spec.fn),
         _source(spec.grad),
-        repr(sorted((k, repr(p.default), repr(p.domain)) for k, p in spec.params.items())),
+        _module_source(spec.fn),
+        repr(sorted((k, repr(p.default), str(p.domain)) for k, p in spec.params.items())),
         repr(spec.kinks),
     ]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()

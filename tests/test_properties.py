@@ -114,6 +114,8 @@ for _id in (
     "selu-native-float64",
     "log_sigmoid-composed-float32",
     "log_sigmoid-composed-float64",
+    "mila-composed-float32",
+    "eis-composed-float64",
 ):
     KNOWN_FAILURES[("test_torch_thread_count_does_not_change_bits", _id)] = _THREADS
 

@@ -63,6 +63,12 @@ def _kink_cases():
     return out
 
 
+def _representable(v: float, dtype: str) -> bool:
+    from polyact._numerics import numpy_dtype
+
+    return float(np.asarray(v, dtype=np.float64).astype(numpy_dtype(dtype)).astype(np.float64)) == v
+
+
 @pytest.mark.parametrize("case", _kink_cases())
 def test_kink_gradient(case):
     """At a kink the derivative is the declared one, exactly, on every backend."""
@@ -70,7 +76,10 @@ def test_kink_gradient(case):
     spec = polyact.get_spec(case.name)
     params = case.param_dict
     f = polyact.get_function(case.name, case.backend, kernel=case.kernel, **params)
-    pts = list(spec.kink_points(spec.bind(params)))
+    # kinks the dtype cannot represent (talu's -0.05 in float16) fall inside a branch: not kinks there
+    pts = [(at, g) for at, g in spec.kink_points(spec.bind(params)) if _representable(at, case.dtype)]
+    if not pts:
+        return
     x_np = np.asarray([at for at, _ in pts]).astype(case.dtype if case.dtype != "bfloat16" else "float32")
     x_t = b.from_numpy(x_np, case.dtype)
     expected = np.asarray([g for _, g in pts], dtype=np.float64)

@@ -5,4 +5,16 @@ Importing this package registers every built-in activation.
 
 from __future__ import annotations
 
-from . import gelus, rectifiers, sigmoids, structural, swishes  # noqa: F401
+from . import (  # noqa: F401
+    axis,
+    gelu_variants,
+    gelus,
+    rectifiers,
+    research,
+    sigmoids,
+    standard,
+    stochastic,
+    structural,
+    swishes,
+    trainable,
+)
