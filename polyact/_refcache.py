@@ -91,7 +91,10 @@ def fingerprint(spec: Any) -> str:
 
 def _key(spec: Any, params: Mapping[str, Any], x: np.ndarray, dtype: str, what: str) -> str:
     h = hashlib.sha256()
-    h.update(f"{VERSION}|{fingerprint(spec)}|{what}|{dtype}|".encode())
+    # a process with denormals-are-zero (MegEngine's) computes other references at
+    # subnormal inputs: its entries are its own
+    daz = "daz" if np.float32(1e-45) * np.float32(2.0) == 0 else ""
+    h.update(f"{VERSION}|{fingerprint(spec)}|{what}|{dtype}|{daz}|".encode())
     h.update(json.dumps({k: np.asarray(v).tolist() for k, v in params.items()}, sort_keys=True).encode())
     # the raw bytes: a float64 conversion would flush subnormals under MegEngine's FTZ/DAZ
     h.update(np.ascontiguousarray(np.asarray(x)).tobytes())

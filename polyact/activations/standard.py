@@ -202,7 +202,11 @@ def selu(x, ops):
             note="torch's hardsigmoid backward uses 1/6 rounded to float32: in float64 the gradient is "
             "0.16666667163 (1.8e8 ulp off)",
         ),
-        "jax": lambda j, x: j.nn.hard_sigmoid(x),
+        "jax": Native(
+            lambda j, x: j.nn.hard_sigmoid(x),
+            eligible=False,
+            note="jax.nn.hard_sigmoid clips x + 3, which rounds to 6 just below x = 3: gradient 0 there, not 1/6",
+        ),
         "megengine": lambda m, x: m.functional.hsigmoid(x),
     },
 )
@@ -229,7 +233,11 @@ def hard_sigmoid(x, ops):
             eligible=False,
             note="torch's hardswish overflows to inf for x near the float max (true value x)",
         ),
-        "jax": lambda j, x: j.nn.hard_swish(x),
+        "jax": Native(
+            lambda j, x: j.nn.hard_swish(x),
+            eligible=False,
+            note="jax.nn.hard_swish clips x + 3, which rounds to 6 just below x = 3: gradient 1 there, not 1.5",
+        ),
         "megengine": Native(
             lambda m, x: m.functional.hswish(x),
             eligible=False,
