@@ -261,6 +261,11 @@ T_OPS_SIGNATURES = {
     "XUnit": "(out_channels, kernel_size=9)",
     "TanhSoft": "(alpha=0.0, beta=0.6, gamma=1.0, delta=0.0)",
     "EIS": "(alpha, beta, gamma, delta, theta)",
+    "FReLU": "(in_channels)",
+    "AReLU": "(alpha=0.9, beta=2.0)",
+    "MPeLU": "(alpha=0.25, beta=1.0)",
+    "APL": "(s=1)",
+    "Snake": "(in_features, alpha=None, alpha_trainable=True)",
 }
 
 

@@ -33,6 +33,8 @@ _BACKEND = registry.get_backend("torch")  # a clear error when torch is not inst
 import torch  # noqa: E402
 
 __all__ = [
+    "APL",
+    "AReLU",
     "DICE",
     "EIS",
     "SQNL",
@@ -40,14 +42,17 @@ __all__ = [
     "Aria2",
     "BReLU",
     "Elish",
+    "FReLU",
     "Funnel",
     "Maxout",
+    "MPeLU",
     "Mish",
     "NLReLU",
     "ProbAct",
     "Seagull",
     "Sine",
     "SReLU",
+    "Snake",
     "SoftClipping",
     "SoftExponential",
     "Swish",
@@ -219,6 +224,53 @@ class EIS(_EchoModule):
     def __init__(self, alpha: float, beta: float, gamma: float, delta: float, theta: float) -> None:
         params = {"alpha": alpha, "beta": beta, "gamma": gamma, "delta": delta, "theta": theta}
         super().__init__(Plan("eis", params, {}))
+
+
+class FReLU(_EchoModule):
+    """Echo's torch FReLU, the flexible ReLU: polyact's ``flexible_relu``, relu(x) + b
+    with one trainable b (starting at 0, not Echo's N(0, 1) draw); ``in_channels`` is
+    accepted and unused, as in Echo. (Echo's MegEngine FReLU is the funnel activation.)"""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__(Plan("flexible_relu", {}, {}))
+
+
+class AReLU(_EchoModule):
+    """Echo's AReLU: polyact's ``arelu`` with trainable alpha and beta."""
+
+    def __init__(self, alpha: float = 0.90, beta: float = 2.0) -> None:
+        super().__init__(Plan("arelu", {"alpha": alpha, "beta": beta}, {}))
+
+
+class MPeLU(_EchoModule):
+    """Echo's MPeLU: polyact's ``mpelu`` with one trainable alpha and beta (Echo's
+    scalars; polyact also offers them per channel)."""
+
+    def __init__(self, alpha: float = 0.25, beta: float = 1.0) -> None:
+        super().__init__(Plan("mpelu", {"alpha": alpha, "beta": beta}, {}))
+
+
+class APL(_EchoModule):
+    """Echo's APL with one hinge: polyact's ``apl`` with a and b shared by all units,
+    as Echo's torch code has them (the paper has them per unit: polyact's
+    ``apl`` with num_channels)."""
+
+    def __init__(self, s: int = 1) -> None:
+        if s != 1:
+            raise ActivationError(f"polyact's apl has one hinge (s=1). Received: s={s!r}")
+        super().__init__(Plan("apl", {}, {}))
+
+
+class Snake(_EchoModule):
+    """Echo's Snake: polyact's ``snake``, x + sin^2(a x) / a with one a per feature of
+    the last axis. ``alpha=None`` starts a at 1.0 (Echo samples Exponential(0.1));
+    ``alpha_trainable=False`` freezes it."""
+
+    def __init__(self, in_features: Any, alpha: Optional[float] = None, alpha_trainable: bool = True) -> None:
+        n = int(in_features if not isinstance(in_features, (tuple, list)) else in_features[-1])
+        params = {} if alpha is None else {"a": float(alpha)}
+        super().__init__(Plan("snake", params, {"num_channels": n, "channel_axis": -1}))
+        self.act.a.requires_grad_(bool(alpha_trainable))
 
 
 class Sine(_EchoModule):
