@@ -228,7 +228,14 @@ class ActivationSpec:
             activation is stochastic. Its formula takes ``noise=None``, a
             tensor of such draws shaped like ``x`` in training mode and None
             in evaluation mode (where it must be deterministic).
-        grad: optional closed-form derivative ``grad(x, ops, **params)``.
+        grad: closed-form derivative ``grad(x, ops, **params)`` (df/dx,
+            element-wise): fused kernels compute their backward from it and
+            ``tests/test_grads.py`` checks it against the reference derivative.
+        fast: an optional cheaper formula of the same function,
+            ``fast(x, ops, **params)``, for backends without a fused op (e.g.
+            mish as ``x * n / (n + 2)``, ``n = e^x (e^x + 2)``). It becomes the
+            ``fast`` kernel on every backend and the forward of the fused kernels,
+            so the consistency matrix proves it equal to the reference.
         kinks: derivative conventions at non-smooth points.
         bounded, monotone, smooth: properties (``None`` = not stated).
         references: papers.
@@ -256,6 +263,7 @@ class ActivationSpec:
     summary: str = ""
     kind: str = ""
     grad: Optional[Callable[..., Any]] = None
+    fast: Optional[Callable[..., Any]] = None
     kinks: Tuple[Kink, ...] = ()
     bounded: Optional[bool] = None
     monotone: Optional[bool] = None
@@ -467,10 +475,22 @@ class Kernel:
     (half precision already promoted to float32) and parameters that broadcast
     against it; the backend handles dtype checks, promotion and rounding back.
 
-    Flags: ``differentiable`` (has a gradient), ``inplace`` (an in-place
-    variant ``inplace(x, **params)`` exists), ``eligible`` (may be chosen by
-    ``kernel="auto"``; False when it breaks the numerical contract, ``note``
-    says how), ``dtypes`` (None = every floating dtype of the backend).
+    ``kind``: ``native`` (the framework's op), ``composed`` (the formula through
+    the backend's ops), ``fast`` (the spec's cheaper formula), ``fused`` (a
+    custom gradient that saves only the input and recomputes the closed-form
+    derivative in backward), ``compiled`` (the formula through the backend's
+    compiler), ``triton`` or ``custom`` (registered by a user or plug-in).
+
+    Capability flags: ``differentiable`` (has a gradient), ``inplace`` (an
+    in-place variant ``inplace(x, **params)`` exists), ``eligible`` (may be
+    chosen by ``kernel="auto"``; False when it breaks the numerical contract,
+    ``note`` says how), ``dtypes`` (None = every floating dtype of the backend),
+    ``onnx`` (exports to ONNX: the export mode picks only such kernels),
+    ``compile_safe`` (traces under ``torch.compile(fullgraph=True)`` /
+    ``jax.jit`` / ``megengine.jit.trace``), ``param_grads`` (differentiates
+    trainable tensor parameters too; natives and fused kernels do not),
+    ``devices`` (None = every device; ``("cuda",)`` for a GPU-only kernel) and
+    ``available`` (a check run before ``auto`` picks it, e.g. a compiler).
     """
 
     name: str
@@ -482,7 +502,35 @@ class Kernel:
     eligible: Union[bool, Callable[[Mapping[str, Any]], bool]] = True
     dtypes: Optional[Tuple[str, ...]] = None
     note: str = ""
+    onnx: bool = True
+    compile_safe: bool = True
+    param_grads: bool = True
+    devices: Optional[Tuple[str, ...]] = None
+    available: Optional[Callable[[], bool]] = None
 
     def eligible_for(self, params: Mapping[str, Any]) -> bool:
         """Whether ``kernel="auto"`` may pick this kernel for these parameters."""
         return bool(self.eligible(params) if callable(self.eligible) else self.eligible)
+
+    def supports(self, dtype: str, device: Optional[str] = None) -> bool:
+        """Whether the kernel runs on tensors of ``dtype`` on ``device`` here."""
+        if self.dtypes is not None and dtype not in self.dtypes:
+            return False
+        if self.devices is not None and device is not None and device not in self.devices:
+            return False
+        return self.available is None or bool(self.available())
+
+    def flags(self) -> Tuple[str, ...]:
+        """The capability flags that hold, as words (for ``describe`` and docs)."""
+        out = [w for w, on in (
+            ("differentiable", self.differentiable),
+            ("onnx", self.onnx),
+            ("compile-safe", self.compile_safe),
+            ("in-place", self.inplace is not None),
+            ("param-grads", self.param_grads),
+        ) if on]
+        if self.devices:
+            out.append("devices=" + "/".join(self.devices))
+        if self.dtypes:
+            out.append("dtypes=" + "/".join(self.dtypes))
+        return tuple(out)

@@ -199,7 +199,24 @@ class Backend:
             return fn(x, ops, **p)
 
         out["composed"] = Kernel("composed", self.name, "composed", composed)
+        if spec.fast is not None:
+            fast = spec.fast
+
+            def fast_impl(x: Any, **p: Any) -> Any:
+                return fast(x, ops, **p)
+
+            out["fast"] = Kernel("fast", self.name, "fast", fast_impl)
+        if spec.elementwise:
+            out.update(self.extra_kernels(spec))
         return out
+
+    def extra_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
+        """The backend's further kernels of an element-wise ``spec``: ``fused``
+        (where ``spec.grad`` exists: a custom gradient saving only the input;
+        its forward is ``spec.fast`` or ``spec.fn``), ``compiled`` (the formula
+        through the framework's compiler), ``triton``. Each ``impl(x, **p)``
+        follows the :class:`Kernel` contract; the special-value guard wraps it."""
+        return {}
 
     def make_function(
         self,
