@@ -33,8 +33,36 @@ def _gelu(x, ops):
     return 0.5 * x * ops.erfc(-x * ops.sqrt1_2)
 
 
+def _gelu_grad(x, ops):
+    """gelu'(x) = Phi(x) + x phi(x); 1 above x = 40 and 0 below -40 (phi(40) underflows)."""
+    sat = ops.abs(x) > 40.0
+    xs = ops.where(sat, 0.0, x)
+    core = 0.5 * ops.erfc(-xs * ops.sqrt1_2) + xs * ops.exp(-0.5 * xs * xs) * (0.5 * ops.sqrt_2_over_pi)
+    return ops.where(x > 40.0, 1.0, ops.where(x < -40.0, 0.0, core))
+
+
+def _one(x, ops):
+    """1 with the shape and dtype of x."""
+    return ops.sign(ops.abs(x) + 1.0)
+
+
+def _quick_gelu_grad(x, ops):
+    """s(z) (1 + z s(-z)), z = 1.702 x; 1 or 0 once |z| > 1000 (z may overflow)."""
+    z = 1.702 * x
+    zs = ops.where(ops.abs(z) > 1e3, 0.0, z)
+    core = ops.sigmoid(zs) * (1.0 + zs * ops.sigmoid(-zs))
+    return ops.where(z > 1e3, 1.0, ops.where(z < -1e3, 0.0, core))
+
+
+def _clipped_gelu_grad(x, ops, min_val, max_val):
+    """gelu'(x) where the forward does not clip (ties included), 0 where it does."""
+    g = _gelu(x, ops)
+    return ops.where(g < min_val, 0.0, ops.where(g > max_val, 0.0, _gelu_grad(x, ops)))
+
+
 @declare(
     "quick_gelu",
+    grad=lambda x, ops: _quick_gelu_grad(x, ops),
     aliases=("quickgelu",),
     formula=r"x\,\sigma(1.702\,x)",
     smooth=True,
@@ -56,6 +84,7 @@ def _clipped_gelu_check(p):
 
 @declare(
     "clipped_gelu",
+    grad=_clipped_gelu_grad,
     examples=({"min_val": -10.0, "max_val": 10.0}, {"min_val": -0.1, "max_val": 2.0}),
     params={
         "min_val": Param(REQUIRED, doc="lower clipping value of gelu(x)"),
@@ -92,6 +121,7 @@ def clipped_gelu(x, ops, min_val, max_val):
 
 @declare(
     "vp_relu",
+    grad=lambda x, ops: ops.where(x <= 0, 0.0, _VP_RELU_GAMMA * _one(x, ops)),
     accuracy="exact",
     aliases=("vprelu",),
     formula=r"\gamma \max(0, x),\quad \gamma = 1.7139588594436646",
@@ -112,6 +142,7 @@ def vp_relu(x, ops):
 
 @declare(
     "vp_gelu",
+    grad=lambda x, ops: _VP_GELU_GAMMA * _gelu_grad(x, ops),
     aliases=("vpgelu",),
     formula=r"\gamma\,x\,\Phi(x),\quad \gamma = 1.7015043497085571",
     smooth=True,

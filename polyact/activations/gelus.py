@@ -10,8 +10,38 @@ from ._declare import declare
 _GELU_REF = Reference("Gaussian Error Linear Units (GELUs)", "1606.08415", "Hendrycks & Gimpel", 2016)
 
 
+def _gelu_grad(x, ops):
+    """gelu'(x) = Phi(x) + x phi(x); 1 above x = 40 and 0 below -40 (phi(40) underflows), so x*x
+    never overflows."""
+    sat = ops.abs(x) > 40.0
+    xs = ops.where(sat, 0.0, x)
+    core = 0.5 * ops.erfc(-xs * ops.sqrt1_2) + xs * ops.exp(-0.5 * xs * xs) * (0.5 * ops.sqrt_2_over_pi)
+    return ops.where(x > 40.0, 1.0, ops.where(x < -40.0, 0.0, core))
+
+
+def _gelu_tanh_grad(x, ops):
+    """d/dx x s(2u) = s(2u) (1 + 2 x u' s(-2u)), u = c (x + 0.044715 x^3); relu's slope for |x| > 30,
+    as the forward."""
+    inside = ops.abs(x) <= 30.0
+    xs = ops.where(inside, x, 0.0)
+    x2 = xs * xs
+    u2 = (2.0 * ops.sqrt_2_over_pi) * (xs + 0.044715 * xs * x2)
+    du2 = (2.0 * ops.sqrt_2_over_pi) * (1.0 + 3.0 * (0.044715 * x2))
+    core = ops.sigmoid(u2) * (1.0 + xs * du2 * ops.sigmoid(-u2))
+    return ops.where(inside, core, ops.where(x <= 0, 0.0, ops.sign(x)))
+
+
+def _laplace_grad(x, ops, mu, sigma):
+    """The Gaussian density exp(-z^2 / 2) / (sigma sqrt(2 pi)), z = (x - mu) / sigma; 0 for |z| > 40."""
+    z = (x - mu) / sigma
+    sat = ops.abs(z) > 40.0
+    zs = ops.where(sat, 0.0, z)
+    return ops.where(sat, 0.0, ops.exp(-0.5 * zs * zs) * (0.5 * ops.sqrt_2_over_pi / sigma))
+
+
 @declare(
     "gelu",
+    grad=lambda x, ops: _gelu_grad(x, ops),
     aliases=("gelu_exact", "gelu_python", "gelu_erf"),
     formula=r"x\,\Phi(x) = \tfrac{1}{2} x \operatorname{erfc}\left(-x/\sqrt{2}\right)",
     smooth=True,
@@ -42,6 +72,7 @@ def gelu(x, ops):
 
 @declare(
     "gelu_tanh",
+    grad=lambda x, ops: _gelu_tanh_grad(x, ops),
     aliases=("gelu_new", "gelu_fast", "gelu_pytorch_tanh", "gelu_accurate", "new_gelu", "approximate_gelu"),
     formula=r"\tfrac{1}{2} x \left(1 + \tanh\left(\sqrt{2/\pi}\,(x + 0.044715 x^3)\right)\right)",
     smooth=True,
@@ -75,6 +106,7 @@ def gelu_tanh(x, ops):
 
 @declare(
     "laplace",
+    grad=_laplace_grad,
     examples=({"mu": 0.0, "sigma": 1.0},),
     aliases=("laplace_activation", "laplaceactivation"),
     params={

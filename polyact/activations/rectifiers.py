@@ -6,8 +6,14 @@ from ..spec import Kink, Native, Param, Reference, positive, real
 from ._declare import declare
 
 
+def _one(x, ops):
+    """1 with the shape and dtype of x."""
+    return ops.sign(ops.abs(x) + 1.0)
+
+
 @declare(
     "relu",
+    grad=lambda x, ops: ops.where(x <= 0, 0.0, _one(x, ops)),
     accuracy="exact",
     formula=r"\max(0, x)",
     kinks=(Kink(0.0, 0.0, "relu'(0) = 0"),),
@@ -36,6 +42,7 @@ def relu(x, ops):
 
 @declare(
     "leaky_relu",
+    grad=lambda x, ops, negative_slope: ops.where(x > 0, 1.0, negative_slope * _one(x, ops)),
     accuracy="exact",
     examples=({"negative_slope": 0.2}, {"negative_slope": -0.5}),
     aliases=("leakyrelu",),
@@ -73,8 +80,15 @@ def leaky_relu(x, ops, negative_slope):
     return ops.where(x > 0, x, negative_slope * x)
 
 
+def _nlrelu_grad(x, ops, beta):
+    """beta / (1 + beta x) for x > 0, taken as 1 / (1/beta + x) (no overflow of beta x); 0 for x <= 0."""
+    xp = ops.where(x <= 0, 1.0, x)
+    return ops.where(x <= 0, 0.0, 1.0 / (1.0 / beta + xp))
+
+
 @declare(
     "nlrelu",
+    grad=_nlrelu_grad,
     examples=({"beta": 3.0}, {"beta": 0.01}),
     aliases=("natural_logarithm_relu",),
     params={"beta": Param(1.0, positive, doc="scale inside the logarithm")},
@@ -104,6 +118,12 @@ def nlrelu(x, ops, beta):
     return ops.where(x <= 0, 0.0, ops.where(finite, small, large))
 
 
+def _srelu_grad(x, ops, t_left, a_left, t_right, a_right):
+    """a_right from t_right on, a_left up to t_left, 1 between."""
+    one = _one(x, ops)
+    return ops.where(x >= t_right, a_right * one, ops.where(x <= t_left, a_left * one, one))
+
+
 def _srelu_check(p):
     import numpy as np
 
@@ -118,6 +138,7 @@ def _srelu_check(p):
 
 @declare(
     "srelu",
+    grad=_srelu_grad,
     examples=({"t_left": -1.0, "a_left": 0.1, "t_right": 2.0, "a_right": 0.5},),
     aliases=("s_shaped_relu",),
     params={

@@ -9,6 +9,7 @@ from ._declare import declare
 
 @declare(
     "sigmoid",
+    grad=lambda x, ops: ops.sigmoid(x) * ops.sigmoid(-x),
     accuracy="transcendental",
     aliases=("logistic", "expit"),
     formula=r"\frac{1}{1 + e^{-x}}",
@@ -27,8 +28,16 @@ def sigmoid(x, ops):
     return ops.sigmoid(x)
 
 
+def _tanh_grad(x, ops):
+    """sech^2 x = 4 s(2x) s(-2x), which does not cancel as 1 - tanh^2 does; 0 beyond |x| = 400."""
+    sat = ops.abs(x) > 400.0
+    xs = ops.where(sat, 0.0, x)
+    return ops.where(sat, 0.0, 4.0 * ops.sigmoid(2.0 * xs) * ops.sigmoid(-2.0 * xs))
+
+
 @declare(
     "tanh",
+    grad=lambda x, ops: _tanh_grad(x, ops),
     accuracy="transcendental",
     formula=r"\tanh x",
     bounded=True,
@@ -48,6 +57,7 @@ def tanh(x, ops):
 
 @declare(
     "softplus",
+    grad=lambda x, ops, beta: ops.sigmoid(beta * x),
     accuracy="transcendental",
     examples=({"beta": 2.0}, {"beta": 0.5}),
     params={"beta": Param(1.0, positive, doc="sharpness: softplus(beta*x)/beta")},
@@ -101,6 +111,16 @@ def _isru_core(x, ops, alpha):
     return ops.where(big, outer, inner)
 
 
+def _isru_grad(x, ops, alpha):
+    """(1 + alpha x^2)^(-3/2) as q^3, q = 1 / sqrt(1 + alpha x^2) = r / sqrt(r^2 + alpha) with
+    r = 1/|x| for |x| > 1 (no overflow of x^2)."""
+    big = ops.abs(x) > 1.0
+    r = 1.0 / ops.abs(ops.where(big, x, 1.0))
+    xs = ops.where(big, 0.0, x)
+    q = ops.where(big, r / ops.sqrt(r * r + alpha), 1.0 / ops.sqrt(1.0 + alpha * xs * xs))
+    return q * q * q
+
+
 _ISRU_REF = Reference(
     "Improving Deep Learning by Inverse Square Root Linear Units (ISRLUs)",
     "1710.09967",
@@ -111,6 +131,7 @@ _ISRU_REF = Reference(
 
 @declare(
     "isru",
+    grad=_isru_grad,
     examples=({"alpha": 4.0}, {"alpha": 0.1}),
     params={
         "alpha": Param(1.0, positive, doc="saturation: the output lies in (-1/sqrt(alpha), 1/sqrt(alpha))")
@@ -130,6 +151,7 @@ def isru(x, ops, alpha):
 
 @declare(
     "isrlu",
+    grad=lambda x, ops, alpha: ops.where(x < 0, _isru_grad(ops.where(x < 0, x, 0.0), ops, alpha), 1.0),
     examples=({"alpha": 3.0},),
     params={"alpha": Param(1.0, positive, doc="saturation of the negative side")},
     formula=r"\begin{cases} x & x \ge 0 \\ \frac{x}{\sqrt{1 + \alpha x^2}} & x < 0 \end{cases}",
@@ -144,8 +166,16 @@ def isrlu(x, ops, alpha):
     return ops.where(neg, _isru_core(ops.where(neg, x, 0.0), ops, alpha), x)
 
 
+def _sqnl_grad(x, ops):
+    """1 - |x|/2 on [-2, 2], 0 outside."""
+    outside = ops.abs(x) > 2.0
+    xm = ops.where(outside, 0.0, x)
+    return ops.where(outside, 0.0, 1.0 - 0.5 * ops.abs(xm))
+
+
 @declare(
     "sqnl",
+    grad=lambda x, ops: _sqnl_grad(x, ops),
     formula=(
         r"\begin{cases} 1 & x > 2 \\ x - x^2/4 & 0 \le x \le 2 \\ x + x^2/4 & -2 \le x < 0 \\"
         r" -1 & x < -2 \end{cases}"
@@ -172,8 +202,21 @@ def _soft_clip_half(z, ops, alpha):
     return ops.log1p(-ops.expm1(-alpha) * e / (1.0 + ops.exp(alpha * z - alpha))) / alpha
 
 
+def _soft_clipping_grad(x, ops, alpha):
+    """s(a) - s(a - alpha), a = alpha x, without cancellation: (1 - e^-alpha) / (1 + e^-alpha +
+    e^(a - alpha) + e^-a), evaluated at min(x, 1 - x) (f'(x) = f'(1 - x)) so that a <= alpha/2; 0 once
+    a < -1000."""
+    w = ops.where(x > 0.5, 1.0 - x, x)
+    a = alpha * w
+    far = a < -1e3
+    a_s = ops.where(far, 0.0, a)
+    den = 1.0 + ops.exp(-alpha) + ops.exp(a_s - alpha) + ops.exp(-a_s)
+    return ops.where(far, 0.0, -ops.expm1(-alpha) / den)
+
+
 @declare(
     "soft_clipping",
+    grad=_soft_clipping_grad,
     examples=({"alpha": 2.0}, {"alpha": 0.1}),
     aliases=("softclipping",),
     params={"alpha": Param(0.5, positive, doc="sharpness of the two corners at 0 and 1")},
@@ -219,8 +262,18 @@ def _log1prel(v, ops):
     return ops.where(tiny, 1.0 - vt * (0.5 - vt * (1.0 / 3.0 - vt / 4.0)), ops.log1p(vs) / vs)
 
 
+def _soft_exponential_grad(x, ops, alpha):
+    """e^(alpha x) for alpha >= 0; 1 / (1 - alpha (x + alpha)) for alpha < 0, NaN outside its domain
+    (where the value is NaN) and +inf on its edge."""
+    neg = alpha < 0
+    u = ops.where(neg, 0.0, alpha * x)
+    w = 1.0 + ops.where(neg, -alpha * (x + alpha), 0.0)
+    return ops.where(neg, ops.where(w < 0, float("nan"), 1.0 / w), ops.exp(u))
+
+
 @declare(
     "soft_exponential",
+    grad=_soft_exponential_grad,
     examples=({"alpha": 0.5}, {"alpha": -0.5}),
     aliases=("softexponential",),
     params={

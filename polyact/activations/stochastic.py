@@ -13,6 +13,17 @@ from ..spec import Interval, Kink, Param, Reference, nonnegative
 from ._declare import declare
 
 
+def _one(x, ops):
+    """1 with the shape and dtype of x."""
+    return ops.sign(ops.abs(x) + 1.0)
+
+
+def _rrelu_grad(x, ops, lower, upper, noise=None):
+    """1 for x > 0, else the slope: the mean in evaluation mode, the drawn one (held fixed) in training."""
+    a = 0.5 * (lower + upper) if noise is None else lower + (upper - lower) * noise
+    return ops.where(x > 0, 1.0, a * _one(x, ops))
+
+
 def _rrelu_check(p):
     if not p["lower"] < p["upper"]:
         return f"lower < upper must hold. Received: lower={p['lower']!r}, upper={p['upper']!r}"
@@ -21,6 +32,7 @@ def _rrelu_check(p):
 
 @declare(
     "rrelu",
+    grad=_rrelu_grad,
     aliases=("randomized_leaky_relu", "randomized_relu"),
     noise="uniform",
     accuracy="exact",
@@ -59,6 +71,7 @@ def rrelu(x, ops, lower, upper, noise=None):
 
 @declare(
     "probact",
+    grad=lambda x, ops, sigma, noise=None: ops.where(x <= 0, 0.0, _one(x, ops)),
     aliases=("prob_act",),
     noise="normal",
     params={"sigma": Param(0.0, nonnegative, trainable=True, doc="standard deviation of the added noise")},

@@ -9,8 +9,64 @@ _SWISH_REF = Reference("Searching for Activation Functions", "1710.05941", "Rama
 _ELISH_REF = Reference("The Quest for the Golden Activation Function", "1808.00783", "Basirat & Roth", 2018)
 
 
+def _silu_grad(x, ops):
+    """d/dx x sigmoid(x) = s(x) (1 + x s(-x)); finite for every finite x."""
+    return ops.sigmoid(x) * (1.0 + x * ops.sigmoid(-x))
+
+
+def _swish_grad(x, ops, beta):
+    """d/dx x sigmoid(beta x) = s(z) (1 + z s(-z)), z = beta x; 1 or 0 once |z| > 1000 (z may overflow)."""
+    z = beta * x
+    zs = ops.where(ops.abs(z) > 1e3, 0.0, z)
+    return ops.where(z > 1e3, 1.0, ops.where(z < -1e3, 0.0, _silu_grad(zs, ops)))
+
+
+def _mish_grad(x, ops):
+    """mish'(x) = tanh(sp) + x s(x) sech^2(sp), sp = softplus(x), through p = s(x) and q = s(-x):
+    tanh(sp) = p (1 + q) / (1 + q^2) and sech^2(sp) = 4 q^2 / (1 + q^2)^2, which neither cancel nor
+    overflow (p * x stays finite, being tiny where x is hugely negative)."""
+    p = ops.sigmoid(x)
+    q = ops.sigmoid(-x)
+    d = 1.0 + q * q
+    return p * (1.0 + q) / d + (p * x) * (4.0 * q * q) / (d * d)
+
+
+def _mish_fast(x, ops):
+    """mish(x) = x n / (n + 2), n = e^x (e^x + 2); exactly x beyond x = 20 (where 2 / (n + 2) < 1e-17)."""
+    big = x > 20.0
+    xs = ops.where(big, 0.0, x)
+    e = ops.exp(xs)
+    n = e * (e + 2.0)
+    return ops.where(big, x, xs * n / (n + 2.0))
+
+
+def _aria2_grad(x, ops, beta, alpha):
+    """g (1 + alpha beta x s(-beta x)), g = (1 + e^(-beta x))^(-alpha); 1 where the forward saturates.
+    Taken as g + alpha beta (g x) s(-beta x): g x stays finite where x is hugely negative."""
+    saturated = beta * x > 46.0 + ops.log(alpha)
+    xs = ops.where(saturated, 0.0, x)
+    g = ops.exp(-alpha * ops.softplus(-beta * xs))
+    return ops.where(saturated, 1.0, g + (alpha * beta) * (g * xs) * ops.sigmoid(-beta * xs))
+
+
+def _elish_grad(x, ops):
+    """s(x) (e^x + (e^x - 1) s(-x)) for x < 0, silu'(x) above."""
+    neg = x < 0
+    xn = ops.where(neg, x, 0.0)
+    left = ops.sigmoid(xn) * (ops.exp(xn) + ops.expm1(xn) * ops.sigmoid(-xn))
+    return ops.where(neg, left, _silu_grad(ops.where(neg, 0.0, x), ops))
+
+
+def _hard_elish_grad(x, ops):
+    """0 for x <= -1, (e^x (x + 1) + e^x - 1) / 2 on (-1, 0), x + 1/2 on [0, 1), 1 from x = 1."""
+    xn = ops.where(x < 0, x, 0.0)
+    left = 0.5 * (ops.exp(xn) * (xn + 1.0) + ops.expm1(xn))
+    return ops.where(x <= -1.0, 0.0, ops.where(x < 0, left, ops.where(x >= 1.0, 1.0, x + 0.5)))
+
+
 @declare(
     "silu",
+    grad=lambda x, ops: _silu_grad(x, ops),
     formula=r"x\,\sigma(x)",
     smooth=True,
     references=(
@@ -38,6 +94,7 @@ def silu(x, ops):
 
 @declare(
     "swish",
+    grad=_swish_grad,
     examples=({"beta": 2.0}, {"beta": -0.5}),
     aliases=("swish_beta",),
     params={
@@ -57,6 +114,7 @@ def swish(x, ops, beta):
 
 @declare(
     "e_swish",
+    grad=lambda x, ops, beta: beta * _silu_grad(x, ops),
     examples=({"beta": 1.75},),
     aliases=("eswish",),
     params={"beta": Param(1.375, real, doc="output scale; the paper explores 1 <= beta <= 2")},
@@ -81,6 +139,7 @@ def e_swish(x, ops, beta):
 
 @declare(
     "flatten_t_swish",
+    grad=lambda x, ops, threshold: ops.where(x < 0, 0.0, _silu_grad(ops.where(x < 0, 0.0, x), ops)),
     examples=({"threshold": 0.0},),
     aliases=("fts", "flattent_swish"),
     params={"threshold": Param(-0.2, real, doc="T: the value for x < 0, added for x >= 0")},
@@ -105,6 +164,8 @@ def flatten_t_swish(x, ops, threshold):
 
 @declare(
     "mish",
+    grad=_mish_grad,
+    fast=_mish_fast,
     formula=r"x \tanh(\operatorname{softplus}(x))",
     smooth=True,
     references=(
@@ -125,6 +186,7 @@ def mish(x, ops):
 
 @declare(
     "aria2",
+    grad=_aria2_grad,
     examples=({"beta": 2.0, "alpha": 1.5}, {"beta": 1.0, "alpha": 1.0}),
     params={
         "beta": Param(0.5, positive, doc="growth rate"),
@@ -158,6 +220,7 @@ def aria2(x, ops, beta, alpha):
 
 @declare(
     "elish",
+    grad=_elish_grad,
     formula=r"\begin{cases} x\,\sigma(x) & x \ge 0 \\ (e^x - 1)\,\sigma(x) & x < 0 \end{cases}",
     smooth=True,
     references=(_ELISH_REF,),
@@ -176,6 +239,7 @@ def elish(x, ops):
 
 @declare(
     "hard_elish",
+    grad=_hard_elish_grad,
     aliases=("hardelish",),
     formula=(
         r"\begin{cases} x\,h(x) & x \ge 0 \\ (e^x - 1)\,h(x) & x < 0 \end{cases},\quad"
