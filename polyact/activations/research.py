@@ -49,6 +49,20 @@ def _tanh_acc(y, ops):
     return ops.where(pos, t, -t)
 
 
+def _sech2(y, ops):
+    """sech(y)^2 = 1 - tanh(y)^2 = 4 e / (1 + e)^2, e = exp(-2|y|): relative accuracy
+    for every y (no 1 - tanh^2 cancellation), 0 where exp underflows."""
+    u = ops.abs(y)
+    m = ops.expm1(-2.0 * u)  # e - 1, in (-1, 0]
+    d = 2.0 + m  # 1 + e, in (1, 2]
+    return 4.0 * ops.exp(-2.0 * u) / (d * d)
+
+
+def _ones(x, ops, c=1.0):
+    """The constant ``c`` (a number or a parameter tensor) shaped like ``x``; NaN stays NaN."""
+    return ops.where(ops.isnan(x), x, c)
+
+
 def _log_param(v, ops):
     """ln of a parameter value >= 0, with ln 0 = -inf."""
     return ops.log(v) if v > 0 else -_INF
@@ -83,6 +97,7 @@ def _hypot(p, q, ops):
         "Echo's legacy code takes the logarithm of (1 + e^x)^beta literally, which overflows to inf "
         "once e^x does; polyact computes beta * softplus(x).",
     ),
+    grad=lambda x, ops, beta: _beta_mish_grad(x, ops, beta),
 )
 def beta_mish(x, ops, beta):
     """Beta-Mish: x * tanh(beta * softplus(x))."""
@@ -92,6 +107,16 @@ def beta_mish(x, ops, beta):
     tail = x < -1000.0
     xs = ops.where(tail, 0.0, x)
     return ops.where(tail, 0.0, xs * _tanh_acc(beta * ops.softplus(xs), ops))
+
+
+def _beta_mish_grad(x, ops, beta):
+    """tanh(y) + x sech(y)^2 beta sigmoid(x), y = beta softplus(x); 0 below x = -1000 as
+    the forward."""
+    tail = x < -1000.0
+    xs = ops.where(tail, 0.0, x)
+    y = beta * ops.softplus(xs)
+    g = _tanh_acc(y, ops) + xs * (_sech2(y, ops) * (beta * ops.sigmoid(xs)))
+    return ops.where(tail, 0.0, g)
 
 
 @declare(
@@ -107,10 +132,18 @@ def beta_mish(x, ops, beta):
         "Echo's legacy TF-Keras Mila writes ln(1 + e^(x + beta)) literally (inf once e^x overflows); "
         "polyact uses a stable softplus.",
     ),
+    grad=lambda x, ops, beta: _mila_grad(x, ops, beta),
 )
 def mila(x, ops, beta):
     """Mila: x * tanh(softplus(x + beta)), a shifted mish."""
     return x * _tanh_acc(ops.softplus(x + beta), ops)
+
+
+def _mila_grad(x, ops, beta):
+    """tanh(y) + x sech(y)^2 sigmoid(x + beta), y = softplus(x + beta)."""
+    z = x + beta
+    y = ops.softplus(z)
+    return _tanh_acc(y, ops) + x * (_sech2(y, ops) * ops.sigmoid(z))
 
 
 # --------------------------------------------------------------------------- bent identity, tanh variants
@@ -126,6 +159,7 @@ def mila(x, ops, beta):
         "sqrt(x^2 + 1) - 1 is computed as x^2 / (sqrt(x^2 + 1) + 1) for |x| <= 1 (no cancellation) "
         "and as |x| sqrt(1 + 1/x^2) - 1 above (no overflow of x^2).",
     ),
+    grad=lambda x, ops: _bent_identity_grad(x, ops),
 )
 def bent_identity(x, ops):
     """Bent identity: x + (sqrt(x^2 + 1) - 1) / 2."""
@@ -135,6 +169,16 @@ def bent_identity(x, ops):
     small = xs * xs / (ops.sqrt(xs * xs + 1.0) + 1.0)
     large = ops.abs(xb) * ops.sqrt(1.0 + 1.0 / (xb * xb)) - 1.0
     return x + 0.5 * ops.where(big, large, small)
+
+
+def _bent_identity_grad(x, ops):
+    """1 + x / (2 sqrt(x^2 + 1)), as sign(x) / sqrt(1 + 1/x^2) above |x| = 1 (no overflow)."""
+    big = ops.abs(x) > 1.0
+    xb = ops.where(big, x, 2.0)
+    xs = ops.where(big, 0.0, x)
+    rb = 1.0 / ops.sqrt(1.0 + 1.0 / (xb * xb))
+    ratio = ops.where(big, ops.where(xb > 0, rb, -rb), xs / ops.sqrt(xs * xs + 1.0))
+    return 1.0 + 0.5 * ratio
 
 
 @declare(
@@ -152,6 +196,7 @@ def bent_identity(x, ops):
         "tanh is evaluated as -expm1(-2|u|) / (2 + expm1(-2|u|)), which is monotone on every backend "
         "(XLA's own tanh is not near saturation).",
     ),
+    grad=lambda x, ops, weight: weight * _sech2(weight * x, ops),
 )
 def weighted_tanh(x, ops, weight):
     """Weighted tanh: tanh(w * x), the input scaled by w."""
@@ -172,6 +217,7 @@ def weighted_tanh(x, ops, weight):
         "The constants make f(1) = 1 and f(-1) = -1 (to 4 digits); 2x/3 is computed as (2x)/3, "
         "one rounding. tanh is evaluated in the monotone form of weighted_tanh.",
     ),
+    grad=lambda x, ops: (1.7159 * 2.0 / 3.0) * _sech2(2.0 * x / 3.0, ops),
 )
 def lecun_tanh(x, ops):
     """LeCun's scaled tanh: 1.7159 * tanh(2x/3), so that f(+-1) = +-1."""
@@ -187,6 +233,7 @@ def lecun_tanh(x, ops):
     kinks=(
         Kink(0.0, "epsilon", "x = 0 belongs to the sine branch: f(0) = -epsilon (the function jumps at 0)"),
     ),
+    grad=lambda x, ops, epsilon: ops.where(x > 0, 1.0, epsilon * (ops.cos(x) + ops.sin(x))),
     smooth=False,
     origin=("echo",),
     notes=(
@@ -215,6 +262,7 @@ _TALU_C = -0.04995837495787998
         r" \tanh(-0.05) & x \le -0.05 \end{cases}"
     ),
     kinks=(Kink(_TALU_T, 0.0, "x = -0.05 belongs to the constant branch"),),
+    grad=lambda x, ops: ops.where(x <= _TALU_T, 0.0, ops.where(x <= 0, _sech2(x, ops), 1.0)),
     monotone=True,
     smooth=False,
     references=(
@@ -248,6 +296,7 @@ def talu(x, ops):
         "Computed as log1p(x^2) for |x| <= 1 and 2 ln|x| + log1p(1/x^2) above: Echo's log(1 + x^2) "
         "overflows to inf once x^2 does (|x| > 1.8e19 in float32).",
     ),
+    grad=lambda x, ops: _seagull_grad(x, ops),
 )
 def seagull(x, ops):
     """Seagull: the even function log(1 + x^2)."""
@@ -255,6 +304,14 @@ def seagull(x, ops):
     xb = ops.where(big, x, 2.0)
     xs = ops.where(big, 0.0, x)  # NaN stays on this side
     return ops.where(big, 2.0 * ops.log(ops.abs(xb)) + ops.log1p(1.0 / (xb * xb)), ops.log1p(xs * xs))
+
+
+def _seagull_grad(x, ops):
+    """2x / (1 + x^2), as 2 / (x + 1/x) above |x| = 1 (no overflow of x^2)."""
+    big = ops.abs(x) > 1.0
+    xb = ops.where(big, x, 2.0)
+    xs = ops.where(big, 0.0, x)
+    return ops.where(big, 2.0 / (xb + 1.0 / xb), 2.0 * xs / (1.0 + xs * xs))
 
 
 def _split12(v):
@@ -295,6 +352,7 @@ _VELTKAMP = 4097.0
         "keeps its digits: a rounded product would be off by up to w0 |x| eps / 2 (Echo's "
         "sin(w0 * x)). Beyond |x| = 1e30 the plain sin(w0 * x) is used.",
     ),
+    grad=lambda x, ops, w0: _sine_grad(x, ops, w0),
 )
 def sine(x, ops, w0):
     """Sine activation of SIREN: sin(w0 * x)."""
@@ -311,6 +369,23 @@ def sine(x, ops, w0):
     split = ops.sin(a) * ops.cos(b) + ops.cos(a) * ops.sin(b)
     far = ops.sin(_finite_or_zero(w0 * ops.where(inside, 0.0, x), ops))
     return ops.where(inside, split, far)
+
+
+def _sine_grad(x, ops, w0):
+    """w0 cos(w0 x), with w0 x split into an exact sum as in the forward."""
+    h, lo_w = _split12(w0)
+    if h == 0.0 or (lo_w == 0.0 and abs(math.frexp(h)[0]) == 0.5):  # w0 * x is exact
+        return w0 * ops.cos(_finite_or_zero(w0 * x, ops))
+    inside = ops.abs(x) <= 1e30
+    xs = ops.where(inside, x, 0.0)
+    g = _VELTKAMP * xs
+    x_hi = g - (g - xs)
+    x_lo = xs - x_hi
+    a = h * x_hi
+    b = h * x_lo + lo_w * xs
+    split = ops.cos(a) * ops.cos(b) - ops.sin(a) * ops.sin(b)
+    far = ops.cos(_finite_or_zero(w0 * ops.where(inside, 0.0, x), ops))
+    return w0 * ops.where(inside, split, far)
 
 
 def _finite_or_zero(p, ops):
@@ -366,6 +441,7 @@ _EXP_SAFE = 80.0
         "and takes tanh = 1 once alpha x + beta e^(gamma x) > 50, decided in the logarithmic domain "
         "so that e^(gamma x) is never formed when it would overflow.",
     ),
+    grad=lambda x, ops, alpha, beta, gamma, delta: _tanhsoft_grad(x, ops, alpha, beta, gamma, delta),
 )
 def tanhsoft(x, ops, alpha, beta, gamma, delta):
     """TanhSoft: tanh(alpha x + beta e^(gamma x)) * ln(delta + e^x)."""
@@ -392,6 +468,36 @@ def tanhsoft(x, ops, alpha, beta, gamma, delta):
     b_log = ops.exp(ops.where(sat, 0.0, ops.where(direct, 0.0, e)))
     u = ax + ops.where(direct, b_direct, b_log)
     return ops.where(sat, 1.0, _tanh_acc(ops.where(sat, 0.0, u), ops)) * L
+
+
+def _tanhsoft_grad(x, ops, alpha, beta, gamma, delta):
+    """sech(u)^2 (alpha + gamma beta e^(gamma x)) L + tanh(u) L', u = alpha x + beta e^(gamma x),
+    L = ln(delta + e^x), L' = e^x / (delta + e^x); L' alone where the forward takes tanh = 1.
+    The saturation test and u are the forward's."""
+    L = _log_delta_plus_exp(x, ops, delta)
+    dL = ops.sigmoid(x - _log_param(delta, ops)) if delta > 0 else _ones(x, ops)
+    gx = gamma * x
+    e = _log_param(beta, ops) + gx
+    ax = alpha * x
+    ok = ax < _TANHSOFT_SAT
+    far = ax < -_TANHSOFT_SAT
+    near = ops.log(_TANHSOFT_SAT - ops.where(far, 0.0, ax))
+    big = (
+        _log_param(abs(alpha), ops)
+        + ops.log(ops.abs(x))
+        + ops.log1p(_TANHSOFT_SAT / ops.abs(ops.where(far, ax, -1.0)))
+    )
+    log_room = ops.where(ok, ops.where(far, big, near), -_INF)
+    sat = e >= log_room
+    direct = gx <= _EXP_SAFE
+    b_direct = beta * ops.exp(ops.where(sat, 0.0, ops.where(direct, gx, 0.0)))
+    b_log = ops.exp(ops.where(sat, 0.0, ops.where(direct, 0.0, e)))
+    b = ops.where(direct, b_direct, b_log)  # beta e^(gamma x)
+    u = ops.where(sat, 0.0, ax + b)
+    s2 = _sech2(u, ops)
+    # sech^2 first: it is 0 wherever a factor could be huge
+    inner = (s2 * alpha) * L + ((s2 * gamma) * b) * L + _tanh_acc(u, ops) * dL
+    return ops.where(sat, dL, inner)
 
 
 def _eis_check(p):
@@ -451,6 +557,7 @@ _EIS_BIG = 40.0
         "and 1 at alpha = 0), the square root as a scaled hypot, and the exponential term divided out "
         "once it dominates (Echo: NaN gradients at x = 0 and x = -200 for version 1).",
     ),
+    grad=lambda x, ops, alpha, beta, gamma, delta, theta: _eis_grad(x, ops, alpha, beta, gamma, delta, theta),
 )
 def eis(x, ops, alpha, beta, gamma, delta, theta):
     """EIS: x softplus(x)^alpha / (sqrt(beta + gamma x^2) + delta e^(-theta x))."""
@@ -505,6 +612,71 @@ def _eis_ratio(x, ops, beta, gamma, delta, theta):
     r = ops.exp(ops.where(big, tx, -2.0 * _EIS_BIG)) * inv_delta  # 1 / T <= e^-40
     q_big = xb * r / (ops.exp(ops.where(big, log_s - lt, 0.0)) + 1.0)
     return ops.where(big, q_big, ops.where(scaled, q_scaled, q_plain))
+
+
+def _eis_grad(x, ops, alpha, beta, gamma, delta, theta):
+    """f' = alpha P' R + P R', P = softplus(x)^alpha, P' = sigmoid(x) softplus(x)^(alpha - 1),
+    R = x / (S + T)."""
+    p = _softplus_power(x, ops, alpha)
+    tail = x < _LOG_SOFTPLUS_TAIL
+    xt = ops.where(tail, x, 2.0 * _LOG_SOFTPLUS_TAIL)
+    u = ops.exp(xt)
+    # sigmoid / softplus = 1 / ((1 + u)(1 - u/2 + u^2/3 ...)) in the tail (both underflow)
+    dp_tail = p / ((1.0 + u) * (1.0 + u * (u / 3.0 - 0.5)))
+    xm = ops.where(tail, 0.0, x)
+    # softplus^(alpha - 1) from its logarithm (in [-40, 710]: no overflow), not P / softplus:
+    # sigmoid / softplus is subnormal for large x (flushed to 0 by XLA in float32)
+    dp = ops.where(tail, dp_tail, ops.sigmoid(xm) * ops.exp((alpha - 1.0) * ops.log(ops.softplus(xm))))
+    r = _eis_ratio(x, ops, beta, gamma, delta, theta)
+    dr = _eis_ratio_grad(x, ops, beta, gamma, delta, theta)
+    return alpha * dp * r + p * dr
+
+
+def _eis_ratio_grad(x, ops, beta, gamma, delta, theta):
+    """d/dx x / (S + T) = (beta / S + T (1 + theta x)) / (S + T)^2 in the three regimes of
+    :func:`_eis_ratio` (plain, S scaled by |x|, T divided out), without overflow."""
+    b, c = ops.sqrt(beta), ops.sqrt(gamma)
+    tx = theta * x
+    lt = _log_param(delta, ops) - tx
+    big = lt > _EIS_BIG
+    direct = tx >= -_EXP_SAFE
+    t = ops.where(
+        direct,
+        delta * ops.exp(-ops.where(direct, tx, 0.0)),
+        ops.exp(ops.where(direct, 0.0, ops.where(big, 0.0, lt))),
+    )
+    ax = ops.abs(x)
+    scaled = ops.minimum(c * ax - b, ax - 1.0) > 0
+    xs = ops.where(scaled, x, 2.0)
+    axs = ops.abs(xs)
+    s_over_x = _hypot(b / axs, c, ops)
+    xp = ops.where(scaled, 0.0, x)
+    s_plain = _hypot(b, c * ops.abs(xp), ops)
+    # beta / S (0 for beta = 0, where S may vanish)
+    if beta > 0:
+        bs = ops.where(scaled, (beta / axs) / s_over_x, beta / ops.where(scaled, 1.0, s_plain))
+    else:
+        bs = 0.0 * x
+    # 1 + theta x, cut where T (or 1 / T) is 0 to the last digit of the result
+    one_tx = 1.0 + ops.where(tx < -1000.0, -1000.0, ops.where(tx > 1000.0, 1000.0, tx))
+    # plain: 1 / (S + T)
+    tp = ops.where(scaled, 1.0, t)
+    inv_p = 1.0 / (s_plain + tp)
+    d_plain = bs * inv_p * inv_p + (tp * inv_p) * one_tx * inv_p
+    # scaled: S + T = |x| den; T (1 + theta x) / (S + T) = T (1/|x| + theta sign(x)) / den
+    ts = ops.where(scaled, t, 1.0)
+    den = s_over_x + ts / axs
+    inv_s = (1.0 / axs) / den
+    sg = ops.where(xs > 0, 1.0, -1.0)
+    d_scaled = bs * inv_s * inv_s + (ts * (1.0 / axs + theta * sg) / den) * inv_s
+    # T > e^40: 1 / (S + T) = (1 / T) / (S / T + 1), T / (S + T) = 1 / (S / T + 1)
+    log_s = ops.where(scaled, ops.log(axs) + ops.log(s_over_x), ops.log(s_plain))
+    w1 = ops.exp(ops.where(big, log_s - lt, 0.0)) + 1.0
+    inv_delta = 1.0 / delta if delta > 0 else 0.0
+    inv_t = ops.exp(ops.where(big, tx, -2.0 * _EIS_BIG)) * inv_delta
+    inv_b = inv_t / w1
+    d_big = bs * inv_b * inv_b + (1.0 / w1) * one_tx * inv_b
+    return ops.where(big, d_big, ops.where(scaled, d_scaled, d_plain))
 
 
 # --------------------------------------------------------------------------- log-gamma
@@ -704,6 +876,9 @@ def log_gamma(x, ops):
         Kink(0.0, 1.0, "x = 0 belongs to the identity branch"),
         Kink("beta", "1 - beta", "x = beta belongs to the tanh branch"),
     ),
+    grad=lambda x, ops, alpha, beta: ops.where(
+        x < 0, alpha, ops.where(x < beta, 1.0, (1.0 - beta) * _sech2(x - beta, ops))
+    ),
     monotone=True,
     smooth=False,
     origin=("zeta",),
@@ -732,6 +907,7 @@ def pulsar_new(x, ops, alpha, beta):
         "No paper. zeta defines SPAct in zeta/nn/modules/sp_act.py without exporting it, with alpha "
         "a fixed attribute; here it is a constructor parameter. Non-decreasing for alpha >= 0.",
     ),
+    grad=lambda x, ops, alpha: alpha + (1.0 - alpha) * _sech2(x, ops),
 )
 def sp_act(x, ops, alpha):
     """SPAct: a blend of the identity and tanh, alpha * x + (1 - alpha) * tanh(x)."""

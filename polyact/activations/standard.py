@@ -35,6 +35,16 @@ def _expm1_neg(z, ops):
     return ops.where(far, ops.exp(zf) - 1.0, ops.expm1(zn))
 
 
+def _ones(x, ops, c=1.0):
+    """The constant ``c`` (a number or a parameter tensor) shaped like ``x``; NaN stays NaN."""
+    return ops.where(ops.isnan(x), x, c)
+
+
+def _band_grad(x, ops, lo, hi, slope):
+    """``slope`` strictly inside (lo, hi), 0 at and beyond both ends (a clip's derivative)."""
+    return ops.where(x <= lo, 0.0, ops.where(x >= hi, 0.0, _ones(x, ops, slope)))
+
+
 @declare(
     "identity",
     accuracy="exact",
@@ -44,6 +54,7 @@ def _expm1_neg(z, ops):
     smooth=True,
     bounded=False,
     origin=("torch", "jax", "keras", "megengine", "timm", "zeta"),
+    grad=lambda x, ops: _ones(x, ops),
     native={"jax": lambda j, x: j.nn.identity(x)},
 )
 def identity(x, ops):
@@ -59,6 +70,7 @@ def identity(x, ops):
         Kink(0.0, 0.0, "x = 0 belongs to the flat branch, as in torch"),
         Kink(6.0, 0.0, "x = 6 belongs to the flat branch, as in torch"),
     ),
+    grad=lambda x, ops: _band_grad(x, ops, 0.0, 6.0, 1.0),
     bounded=True,
     monotone=True,
     smooth=False,
@@ -188,6 +200,7 @@ def selu(x, ops):
         Kink(-3.0, 0.0, "x = -3 belongs to the flat branch, as in torch"),
         Kink(3.0, 0.0, "x = 3 belongs to the flat branch, as in torch"),
     ),
+    grad=lambda x, ops: _band_grad(x, ops, -3.0, 3.0, 1.0 / 6.0),
     bounded=True,
     monotone=True,
     smooth=False,
@@ -222,6 +235,9 @@ def hard_sigmoid(x, ops):
     kinks=(
         Kink(-3.0, 0.0, "x = -3 belongs to the flat branch, as in torch"),
         Kink(3.0, 1.0, "x = 3 belongs to the identity branch, as in torch"),
+    ),
+    grad=lambda x, ops: ops.where(
+        x <= -3.0, 0.0, ops.where(x >= 3.0, 1.0, (2.0 * ops.where(ops.abs(x) < 3.0, x, 0.0) + 3.0) / 6.0)
     ),
     smooth=False,
     references=(_MOBILENET_V3,),
@@ -275,6 +291,7 @@ def _hard_tanh_check(p):
         Kink("max_val", 0.0, "x = max_val belongs to the flat branch, as in torch"),
     ),
     check=_hard_tanh_check,
+    grad=lambda x, ops, min_val, max_val: _band_grad(x, ops, min_val, max_val, 1.0),
     bounded=True,
     monotone=True,
     smooth=False,
@@ -301,6 +318,7 @@ def hard_tanh(x, ops, min_val, max_val):
     "hard_mish",
     formula=r"\tfrac{1}{2}\,x\,\min(\max(0, x + 2), 2)",
     kinks=(Kink(-2.0, 0.0, "x = -2 belongs to the flat branch (timm's hard_mish gives -1 there)"),),
+    grad=lambda x, ops: ops.where(x <= -2.0, 0.0, ops.where(x >= 0, 1.0, ops.where(x <= -2.0, 0.0, x) + 1.0)),
     smooth=False,
     origin=("timm",),
     notes=(
@@ -318,6 +336,7 @@ def hard_mish(x, ops):
     accuracy="transcendental",
     aliases=("logsigmoid",),
     formula=r"\ln \sigma(x) = -\ln\left(1 + e^{-x}\right)",
+    grad=lambda x, ops: ops.sigmoid(-x),
     monotone=True,
     smooth=True,
     origin=("torch", "jax", "keras", "megengine", "echo"),
@@ -338,6 +357,7 @@ def log_sigmoid(x, ops):
     accuracy="transcendental",
     aliases=("soft_sign",),
     formula=r"\frac{x}{1 + |x|}",
+    grad=lambda x, ops: _softsign_grad(x, ops),
     bounded=True,
     monotone=True,
     smooth=False,
@@ -360,6 +380,12 @@ def softsign(x, ops):
     far = 1.0 - 1.0 / (1.0 + ops.abs(xb))  # |x| >= 1: no cancellation, finite in both signs
     far = ops.where(xb > 0, far, -far)
     return ops.where(small, xs / (1.0 + ops.abs(xs)), far)
+
+
+def _softsign_grad(x, ops):
+    """1 / (1 + |x|)^2, formed as a square of the reciprocal (no overflow)."""
+    r = 1.0 / (1.0 + ops.abs(x))
+    return r * r
 
 
 # x - tanh(x) = x^3 * (1/3 - 2x^2/15 + 17x^4/315 - 62x^6/2835 + ...), the Taylor
@@ -414,6 +440,7 @@ def tanh_shrink(x, ops):
     "exponential",
     accuracy="transcendental",
     formula=r"e^x",
+    grad=lambda x, ops: exponential(x, ops),
     notes=(
         "Computed as e * exp(x - 1) above x = 88: MegEngine's vectorised exp saturates at 2.406e38 "
         "for x > 88.38 instead of overflowing (and is up to 30% low just below ln(max)).",
@@ -442,6 +469,7 @@ def exponential(x, ops):
 @declare(
     "sparse_plus",
     formula=r"\begin{cases} 0 & x \le -1 \\ \tfrac{1}{4}(x + 1)^2 & -1 < x < 1 \\ x & x \ge 1 \end{cases}",
+    grad=lambda x, ops: sparse_sigmoid(x, ops),
     monotone=True,
     smooth=False,
     references=(_FENCHEL_YOUNG,),
@@ -474,6 +502,7 @@ def sparse_plus(x, ops):
         Kink(-1.0, 0.0, "x = -1 belongs to the flat branch"),
         Kink(1.0, 0.0, "x = 1 belongs to the flat branch"),
     ),
+    grad=lambda x, ops: _band_grad(x, ops, -1.0, 1.0, 0.5),
     bounded=True,
     monotone=True,
     smooth=False,
@@ -498,6 +527,7 @@ def sparse_sigmoid(x, ops):
     params={"b": Param(4.0, nonnegative, doc="smoothness near 0 (b = 0 gives relu)")},
     formula=r"\tfrac{1}{2}\left(x + \sqrt{x^2 + b}\right)",
     kinks=(Kink(0.0, 0.5, "f'(0) = 1/2 for every b; a kink only when b = 0 (relu)"),),
+    grad=lambda x, ops, b: _squareplus_grad(x, ops, b),
     monotone=True,
     smooth=True,
     references=(Reference("Squareplus: A Softplus-Like Algebraic Rectifier", "2112.11687", "Barron", 2021),),
@@ -533,6 +563,24 @@ def squareplus(x, ops, b):
         return ops.where(x < 0, 0.0, 0.5 * x + 0.5 * s)  # NaN stays NaN
     den = ops.where(pos, 1.0, s + a)  # s + |x| >= sqrt(b) > 0 wherever x < 0
     return ops.where(pos, 0.5 * x + 0.5 * s, 0.5 * b / den)
+
+
+def _squareplus_grad(x, ops, b):
+    """(1 + x / s) / 2, s = sqrt(x^2 + b): b / (2 s (s + |x|)) for x < 0 (no cancellation),
+    with s scaled by |x| beyond sqrt(b) as in the forward; relu's 0, 1/2 (at 0), 1 for b = 0."""
+    if not b > 0:
+        return ops.where(x < 0, 0.0, ops.where(x > 0, 1.0, _ones(x, ops, 0.5)))
+    a = ops.abs(x)
+    big = a > b**0.5
+    ab = ops.where(big, a, 1.0)
+    root = ops.sqrt(1.0 + (b / ab) / ab)  # s / |x| where big
+    asm = ops.where(big, 0.0, a)
+    s_small = ops.sqrt(asm * asm + b)  # >= sqrt(b) > 0
+    s = ops.where(big, ab * root, s_small)
+    # x / s for x >= 0
+    ratio = ops.where(big, 1.0 / root, asm / s_small)
+    neg = 0.5 * ((b / s) / (s + a))
+    return ops.where(x < 0, neg, 0.5 + 0.5 * ratio)
 
 
 def _log1mexp_grad(x, ops):
@@ -673,6 +721,7 @@ def soft_shrink(x, ops, lambd):
     },
     formula=r"\begin{cases} x & x > \theta \\ v & x \le \theta \end{cases}",
     kinks=(Kink("threshold", 0.0, "x = threshold takes the constant branch, as in torch"),),
+    grad=lambda x, ops, threshold, value: ops.where(x <= threshold, 0.0, _ones(x, ops)),
     smooth=False,
     origin=("torch", "keras"),
     notes=("threshold and value have no defaults (torch and Keras require them too).",),
@@ -710,6 +759,7 @@ def _torch_prelu(t, x, weight):
     },
     formula=r"\begin{cases} x & x > 0 \\ a\,x & x \le 0 \end{cases}",
     kinks=(Kink(0.0, "weight", "x = 0 belongs to the slope branch, as in torch: prelu'(0) = a"),),
+    grad=lambda x, ops, weight: ops.where(x > 0, _ones(x, ops), weight),
     smooth=False,
     init_doc="a = 0.25 on every channel (torch's and MegEngine's default), or the value(s) passed.",
     references=(

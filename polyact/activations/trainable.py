@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..spec import Kink, Param, Reference, positive, real
 from ._declare import declare
-from .research import _tanh
+from .research import _ones, _sech2, _tanh
 
 
 @declare(
@@ -19,6 +19,7 @@ from .research import _tanh
     },
     formula=r"\begin{cases} x\,\sigma(x) + T & x \ge 0 \\ T & x < 0 \end{cases}",
     kinks=(Kink(0.0, 0.5, "x = 0 belongs to the swish branch"),),
+    grad=lambda x, ops, threshold: ops.where(x < 0, 0.0, ops.sigmoid(x) * (1.0 + x * ops.sigmoid(-x))),
     monotone=True,
     smooth=False,
     init_doc="T starts at -0.20, the paper's initial value and flatten_t_swish's fixed default.",
@@ -54,7 +55,7 @@ _SNAKE_SMALL = 1e-8
         "a": Param(1.0, positive, trainable=True, per_channel=True, doc="frequency, one per channel (a > 0)")
     },
     formula=r"x + \frac{1}{a}\sin^2(a x)",
-    grad=lambda x, ops, a: 1.0 + ops.sin(2.0 * a * x),
+    grad=lambda x, ops, a: _snake_grad(x, ops, a),
     monotone=True,
     smooth=True,
     init_doc=(
@@ -91,6 +92,16 @@ def snake(x, ops, a):
     return x + ops.where(small, near, s * s / ab)
 
 
+def _snake_grad(x, ops, a):
+    """1 + sin(2 a x) as (sin u + cos u)^2, u = a x: 2u never formed (it overflows near the
+    float max), no cancellation of 1 against sin near the zeros, never negative; u is taken
+    as 0 where a x itself overflows, as in the forward."""
+    u = a * x
+    u = ops.where(ops.abs(u) == float("inf"), 0.0, u)
+    s = ops.sin(u) + ops.cos(u)
+    return s * s
+
+
 @declare(
     "apl",
     examples=({"a": 0.2, "b": 0.5}, {"a": -0.5, "b": -1.0}),
@@ -103,6 +114,9 @@ def snake(x, ops, a):
     kinks=(
         Kink(0.0, "-a * (b > 0)", "max(0, x) has derivative 0 at 0; the hinge adds -a where b > 0"),
         Kink("b", "1.0 * (b > 0)", "the hinge has derivative 0 at x = b; max(0, x) adds 1 where b > 0"),
+    ),
+    grad=lambda x, ops, a, b: (
+        ops.where(x <= 0, 0.0, _ones(x, ops)) - a * ops.where(b - x <= 0, 0.0, _ones(x, ops))
     ),
     smooth=False,
     init_doc=(
@@ -138,6 +152,7 @@ def apl(x, ops, a, b):
     params={"bias": Param(0.0, real, trainable=True, doc="b, added to relu(x) (trained)")},
     formula=r"\max(0, x) + b",
     kinks=(Kink(0.0, 0.0, "relu'(0) = 0"),),
+    grad=lambda x, ops, bias: ops.where(x <= 0, 0.0, _ones(x, ops)),
     monotone=True,
     smooth=False,
     init_doc="b = 0, so it starts as a ReLU (Echo draws b from N(0, 1)).",
@@ -174,6 +189,7 @@ def flexible_relu(x, ops, bias):
         r"\quad C(\alpha) = \min(\max(\alpha, 0.01), 0.99)"
     ),
     kinks=(Kink(0.0, 0.0, "both rectifiers have derivative 0 at 0"),),
+    grad=lambda x, ops, alpha, beta: _arelu_grad(x, ops, alpha, beta),
     monotone=True,
     smooth=False,
     init_doc="alpha = 0.90 and beta = 2.0, as in the paper and Echo.",
@@ -194,6 +210,13 @@ def arelu(x, ops, alpha, beta):
     s = ops.sigmoid(beta + 0.0 * x)
     r = ops.relu(x)
     return r + s * r - c * ops.relu(-x)
+
+
+def _arelu_grad(x, ops, alpha, beta):
+    """1 + sigmoid(beta) for x > 0, clamp(alpha) for x < 0, 0 at x = 0."""
+    c = ops.where(alpha < 0.01, 0.01, ops.where(alpha > 0.99, 0.99, alpha))
+    s = ops.sigmoid(beta + 0.0 * x)  # in x's dtype, as the forward
+    return ops.where(x > 0, 1.0 + s, ops.where(-x <= 0, 0.0, c * _ones(x, ops)))
 
 
 @declare(
@@ -240,6 +263,7 @@ def mpelu(x, ops, alpha, beta):
     aliases=("polymorphic_activation",),
     params={"alpha": Param(0.5, real, trainable=True, doc="shared slope and tanh weight (trained)")},
     formula=r"\sigma(\alpha x) + \alpha \tanh x",
+    grad=lambda x, ops, alpha: alpha * (ops.sigmoid(alpha * x) * ops.sigmoid(-(alpha * x)) + _sech2(x, ops)),
     monotone=True,
     smooth=True,
     init_doc="alpha = 0.5, zeta's default.",
