@@ -26,6 +26,7 @@ from .errors import (
 from .registry import (
     PluginWarning,
     apply,
+    auto_kernel,
     available_backends,
     describe,
     from_config,
@@ -42,6 +43,7 @@ from .registry import (
     to_config,
     unregister_activation,
 )
+from .selection import use_kernel
 from .spec import (
     REQUIRED,
     ActivationSpec,
@@ -86,6 +88,7 @@ __all__ = [
     "UnknownParameterError",
     "__version__",
     "apply",
+    "auto_kernel",
     "available_backends",
     "describe",
     "from_config",
@@ -106,4 +109,5 @@ __all__ = [
     "register_kernel",
     "to_config",
     "unregister_activation",
+    "use_kernel",
 ]

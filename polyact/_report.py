@@ -539,11 +539,7 @@ def plan(
 
 def auto_kernel(name: str, backend: str, params: Tuple[Tuple[str, Any], ...] = ()) -> str:
     """The kernel ``kernel="auto"`` picks for an activation on a backend at these parameters."""
-    spec = registry.get_spec(name)
-    bound = spec.bind(dict(params))
-    return registry._select(
-        spec, registry.get_backend(backend), "auto", trainable_live=False, params=bound
-    ).name
+    return registry.auto_kernel(name, backend, **dict(params))
 
 
 def _new_entry(case: Case) -> Entry:

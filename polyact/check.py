@@ -137,8 +137,7 @@ def case_inputs(spec: Any, params: Mapping[str, Any], cls: str, dtype: str) -> n
 def _kernel_name(spec: Any, backend: str, kernel: str, params: Mapping[str, Any]) -> str:
     if kernel != "auto":
         return kernel
-    b = registry.get_backend(backend)
-    return registry._select(spec, b, "auto", trainable_live=False, params=dict(params)).name
+    return registry.auto_kernel(spec.name, backend, **dict(params))
 
 
 #: backends whose eager ops are prepared once per shape (JAX compiles them,

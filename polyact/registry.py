@@ -26,6 +26,7 @@ from .spec import ActivationSpec, Kernel, Param
 
 __all__ = [
     "apply",
+    "auto_kernel",
     "available_backends",
     "from_config",
     "to_config",
@@ -46,7 +47,7 @@ __all__ = [
 PLUGIN_GROUP = "polyact.plugins"
 #: build options that are not activation parameters
 OPTIONS = ("num_channels", "channel_axis", "inplace", "seed", "rngs")
-RESERVED_KERNELS = ("native", "composed")
+RESERVED_KERNELS = ("auto", "export", "native", "composed", "fast", "fused", "compiled", "triton")
 PUBLIC_BACKENDS = ("numpy", "torch", "jax", "megengine")
 
 _lock = threading.RLock()
@@ -314,13 +315,27 @@ def register_kernel(
     dtypes: Optional[Sequence[str]] = None,
     note: str = "",
     override: bool = False,
+    onnx: bool = False,
+    compile_safe: bool = False,
+    param_grads: bool = True,
+    devices: Optional[Sequence[str]] = None,
+    available: Optional[Callable[[], bool]] = None,
 ) -> Kernel:
     """Add an implementation of activation ``name`` on ``backend``.
 
     ``impl(x, **params)`` gets a floating tensor of the backend (half precision
     already promoted to float32) and the parameters; it returns the result.
     ``auto=True`` makes ``kernel="auto"`` prefer it (it must meet the numerical
-    contract: the consistency tests cover every registered kernel).
+    contract: the consistency tests cover every registered kernel). The
+    capability flags (see :class:`Kernel`) say where ``auto`` may use it:
+    ``onnx`` (export mode), ``compile_safe`` (under ``torch.compile``),
+    ``param_grads`` (modules with trainable parameters), ``devices``
+    (e.g. ``("cuda",)``), ``dtypes``, ``available`` (a check run before use).
+
+    >>> import numpy as np, polyact as pa
+    >>> k = pa.register_kernel("relu", "numpy", "clip", lambda x: np.maximum(x, 0.0), override=True)
+    >>> pa.get_function("relu", "numpy", kernel="clip")(np.array([-1.0, 2.0]))
+    array([0., 2.])
     """
     spec = get_spec(name)
     bkey = normalize(backend)
@@ -338,6 +353,11 @@ def register_kernel(
         eligible=eligible,
         dtypes=tuple(dtypes) if dtypes else None,
         note=note,
+        onnx=onnx,
+        compile_safe=compile_safe,
+        param_grads=param_grads,
+        devices=tuple(devices) if devices else None,
+        available=available,
     )
     with _lock:
         table = dict(_kernels.get((spec.name, bkey), {}))
@@ -358,22 +378,13 @@ def kernels(name: str, backend: str) -> Dict[str, Kernel]:
     """Every kernel of ``name`` on ``backend``: native (where the framework has
     the op), composed, then user-registered ones."""
     spec = get_spec(name)
-    b = get_backend(backend)
-    out = b.builtin_kernels(spec)
-    out.update(_kernels.get((spec.name, b.name), {}))
-    return out
+    return _table(spec, get_backend(backend))
 
 
-def _auto_choice(
-    spec: ActivationSpec, backend: str, table: Mapping[str, Kernel], params: Mapping[str, Any]
-) -> str:
-    pref = _preferred.get((spec.name, backend))
-    if pref in table:
-        return pref  # type: ignore[return-value]
-    native = table.get("native")
-    if native is not None and native.eligible_for(params):
-        return "native"
-    return "composed"
+def _table(spec: ActivationSpec, b: Any) -> Dict[str, Kernel]:
+    table = b.builtin_kernels(spec)
+    table.update(_kernels.get((spec.name, b.name), {}))
+    return table
 
 
 def _select(
@@ -382,18 +393,55 @@ def _select(
     kernel: str,
     trainable_live: bool,
     params: Optional[Mapping[str, Any]] = None,
-) -> Kernel:
-    table = b.builtin_kernels(spec)
-    table.update(_kernels.get((spec.name, b.name), {}))
+) -> Any:
+    """The :class:`Kernel` named ``kernel``, or for ``"auto"`` an
+    :class:`~polyact.selection.AutoKernel` that resolves per call."""
+    from .selection import AutoKernel, check_explicit
+
+    table = _table(spec, b)
     if kernel == "auto":
-        if trainable_live:  # a framework op cannot take a trainable tensor parameter
-            table = {k: v for k, v in table.items() if v.kind != "native"}
-        return table[_auto_choice(spec, b.name, table, spec.bind(params or {}))]
-    if kernel not in table:
+        return AutoKernel(
+            spec, b.name, table, params or {}, trainable_live, _preferred.get((spec.name, b.name))
+        )
+    if not isinstance(kernel, str) or kernel not in table:
         raise UnknownKernelError(
             f"{spec.name} has no kernel {kernel!r} on {b.name}. Available: {', '.join(table)} (or 'auto')."
         )
+    check_explicit(spec, table[kernel], trainable_live)
     return table[kernel]
+
+
+def kernel_object(spec: ActivationSpec, b: Any, kernel: str, fixed: Mapping[str, Any]) -> Any:
+    """The kernel (or auto selector) an activation object built with ``kernel``
+    uses, rebuilt from its name (unpickling, moving between devices)."""
+    return _select(spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy", params=fixed)
+
+
+def auto_kernel(
+    name: str,
+    backend: str,
+    dtype: str = "float32",
+    device: Optional[str] = None,
+    *,
+    trainable: bool = False,
+    export: bool = False,
+    **params: Any,
+) -> str:
+    """The name of the kernel ``kernel="auto"`` picks for ``name`` on ``backend``
+    for tensors of ``dtype`` (on ``device``), with these parameters; with
+    ``trainable=True`` as for a module whose trainable parameters are live
+    tensors; with ``export=True`` in the export mode.
+
+    >>> import polyact as pa
+    >>> pa.auto_kernel("relu", "numpy")
+    'native'
+    """
+    spec = get_spec(name)
+    b = get_backend(backend)
+    bound = spec.bind(params)
+    live = trainable and bool(spec.trainable) and b.name != "numpy"
+    auto = _select(spec, b, "auto", trainable_live=live, params=bound)
+    return auto.pick(dtype, device, "export" if export else None).name
 
 
 # --------------------------------------------------------------------------- building
@@ -429,6 +477,7 @@ def get_activation(name: str, backend: str, kernel: str = "auto", **params: Any)
     b = get_backend(backend)
     params, options = _split_options(spec, dict(params))
     bound = spec.bind(params)
+    _warm_limits(spec, b, bound)
     k = _select(spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy", params=bound)
     obj = b.make_module(spec, k, bound, options)
     config = {"name": spec.name}
@@ -438,6 +487,18 @@ def get_activation(name: str, backend: str, kernel: str = "auto", **params: Any)
         config["kernel"] = kernel
     obj.polyact_config = config
     return obj
+
+
+def _warm_limits(spec: ActivationSpec, b: Any, bound: Mapping[str, Any]) -> None:
+    """Work out the special-value limits now (cached), so that a traced call
+    (``torch.compile``, ``jax.jit``) only looks them up."""
+    if spec.elementwise and getattr(b, "guard_specials", False):
+        from . import _limits
+        from .backends._base import limits_for
+
+        limits_for(spec, bound, b._concrete)
+        if spec.trainable:
+            _limits.static_limits(spec)
 
 
 def _plain(v: Any) -> Any:
@@ -482,6 +543,7 @@ def get_function(name: str, backend: str, kernel: str = "auto", **params: Any) -
     b = get_backend(backend)
     params, options = _split_options(spec, dict(params))
     bound = spec.bind(params)
+    _warm_limits(spec, b, bound)
     k = _select(spec, b, kernel, trainable_live=False, params=bound)
     return b.make_function(spec, k, bound, options)
 
@@ -550,19 +612,53 @@ def describe(name: str) -> str:
         lines.append(f"  origin:     {', '.join(spec.origin)}")
     for n in spec.notes:
         lines.append(f"  note:       {n}")
-    lines.append("  kernels (at the default parameters):")
-    defaults = spec.defaults
+    lines.append("  kernels (at the default parameters; [auto] = what kernel='auto' picks for float32):")
+    import sys
+
+    installed = set(available_backends())
     for bname in PUBLIC_BACKENDS:
-        names = []
-        nat = spec.native.get(bname)
-        native_auto = nat is not None and not spec.trainable and spec.kind != "structural"
-        if nat is not None:
-            eligible = nat.eligible(defaults) if callable(nat.eligible) else nat.eligible
-            native_auto = native_auto and bool(eligible)
-            names.append("native" if eligible else f"native (not auto: {nat.note})")
-        names.append("composed")
-        names.extend(_kernels.get((spec.name, bname), {}))
-        auto = _preferred.get((spec.name, bname)) or ("native" if native_auto else "composed")
-        shown = [n + (" [auto]" if n.split(" ")[0] == auto else "") for n in names]
+        if bname not in installed:
+            lines.append(f"    {bname:10s} (not installed) {', '.join(_static_kernels(spec, bname))}")
+            continue
+        if BACKEND_MODULES[bname] not in sys.modules and bname != "numpy":
+            # describe imports no framework: the kernels judged from the spec
+            lines.append(
+                f"    {bname:10s} {', '.join(_static_kernels(spec, bname))} (load the backend to see auto)"
+            )
+            continue
+        try:
+            table = kernels(spec.name, bname)
+            auto = auto_kernel(spec.name, bname) if spec.kind != "structural" else None
+        except ActivationError as exc:  # e.g. a framework that fails to import
+            lines.append(f"    {bname:10s} unavailable: {exc}")
+            continue
+        shown = []
+        for kname, k in table.items():
+            text = kname + (" [auto]" if kname == auto else "")
+            if not k.eligible_for(spec.defaults):
+                text += f" (not auto: {k.note})" if k.note else " (not auto)"
+            elif k.devices:
+                text += f" ({'/'.join(k.devices)} only)"
+            shown.append(text)
         lines.append(f"    {bname:10s} {', '.join(shown)}")
     return "\n".join(lines)
+
+
+def _static_kernels(spec: ActivationSpec, backend: str) -> List[str]:
+    """The kernel names a backend would have, judged from the spec alone."""
+    out = []
+    nat = spec.native.get(backend)
+    if nat is not None:
+        eligible = nat.eligible(spec.defaults) if callable(nat.eligible) else nat.eligible
+        out.append(
+            "native" if eligible else f"native (not auto: {nat.note})" if nat.note else "native (not auto)"
+        )
+    out.append("composed")
+    if spec.fast is not None:
+        out.append("fast")
+    if spec.elementwise and backend != "numpy":
+        if spec.grad is not None:
+            out.append("fused")
+        out.append("compiled")
+    out.extend(_kernels.get((spec.name, backend), {}))
+    return out

@@ -522,13 +522,17 @@ class Kernel:
 
     def flags(self) -> Tuple[str, ...]:
         """The capability flags that hold, as words (for ``describe`` and docs)."""
-        out = [w for w, on in (
-            ("differentiable", self.differentiable),
-            ("onnx", self.onnx),
-            ("compile-safe", self.compile_safe),
-            ("in-place", self.inplace is not None),
-            ("param-grads", self.param_grads),
-        ) if on]
+        out = [
+            w
+            for w, on in (
+                ("differentiable", self.differentiable),
+                ("onnx", self.onnx),
+                ("compile-safe", self.compile_safe),
+                ("in-place", self.inplace is not None),
+                ("param-grads", self.param_grads),
+            )
+            if on
+        ]
         if self.devices:
             out.append("devices=" + "/".join(self.devices))
         if self.dtypes:

@@ -249,15 +249,19 @@ class Backend:
         chan, cast = self._channel_param, self._cast_param
 
         layout = self._layout
-        guard, guarded, concrete = self.guard_specials and spec.elementwise, self._guarded, self._concrete
+        guard, guarded, limits_of = self.guard_specials and spec.elementwise, self._guarded, self._limits
 
         gated = spec.kind == "gated"
         noise, draw = spec.noise, self.draw
+        # kernel="auto" hands over an AutoKernel that resolves per call
+        pick = self._picker(impl) if hasattr(impl, "pick") else None
+        fixed_impl = impl
 
         def run(x: Any, params: Mapping[str, Any], rng: Any = None) -> Any:
             """``rng``: None in evaluation mode; in training mode (stochastic
             activations) the backend's generator, or True for its global one."""
             dt = check(x, name)
+            impl = fixed_impl if pick is None else pick(dt, x, params)
             if gated:  # one message on every backend and kernel (natives raise their own)
                 _check_even(tuple(x.shape), params["axis"])
             xc = promote(x) if dt in HALF else layout(x)
@@ -267,13 +271,31 @@ class Backend:
             if noise is not None and rng is not None:
                 p["noise"] = draw(noise, xc, rng)
             if guard:
-                lim = limits_for(spec, params, concrete)
+                lim = limits_of(spec, params)
                 y = guarded(impl, xc, p, lim)
             else:
                 y = impl(xc, **p)
             return demote(y, dt) if dt in HALF else y
 
         return run
+
+    def _picker(self, auto: Any) -> Callable[..., Callable[..., Any]]:
+        """``pick(dtype, x, params)``: the impl an
+        :class:`~polyact.selection.AutoKernel` chooses for input ``x`` of
+        ``dtype`` with ``params`` (backends add the device and the framework's
+        export/compile state)."""
+        live_param = self._live_param
+
+        def pick(dt: str, x: Any, params: Mapping[str, Any]) -> Callable[..., Any]:
+            live = any(live_param(v) for v in params.values()) if params else False
+            return auto.pick(dt, live=live).impl
+
+        return pick
+
+    def _live_param(self, value: Any) -> bool:
+        """Whether a parameter value is being differentiated (then only kernels
+        with parameter gradients may run)."""
+        return False
 
     def draw(self, dist: str, like: Any, rng: Any) -> Any:
         """Noise for a stochastic activation: ``dist`` (uniform on [0, 1) or
@@ -288,6 +310,10 @@ class Backend:
 
     #: whether kernels run behind the special-value guard (see :mod:`polyact._limits`)
     guard_specials: bool = True
+
+    def _limits(self, spec: ActivationSpec, params: Mapping[str, Any]) -> Any:
+        """The special-value limits for a call with ``params`` (see :func:`limits_for`)."""
+        return limits_for(spec, params, self._concrete)
 
     def _concrete(self, value: Any) -> Optional[float]:
         """A scalar parameter tensor's value as a float, or None when it cannot be

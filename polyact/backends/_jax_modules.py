@@ -141,7 +141,7 @@ class PolyactModule(nnx.Module):
         parts = [format_params({k: _short(v) for k, v in self.params.items()})]
         if self.spec.per_channel:
             parts.append(f"num_channels={self.num_channels}, channel_axis={self.channel_axis}")
-        if self.kernel not in ("native", "composed"):
+        if self.kernel != "auto":
             parts.append(f"kernel={self.kernel!r}")
         return f"{type(self).__name__}({', '.join(p for p in parts if p)})"
 

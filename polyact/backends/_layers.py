@@ -64,7 +64,7 @@ class FunctionActivation:
         self.__dict__.update(state)
         self.spec = registry.get_spec(state["spec"])
         backend = registry.get_backend(self.backend)
-        kernel = registry.kernels(self.spec.name, self.backend)[self.kernel]
+        kernel = registry.kernel_object(self.spec, backend, self.kernel, self.params)
         self._f = backend.make_function(self.spec, kernel, self.params, {"channel_axis": self.channel_axis})
 
     def __repr__(self) -> str:

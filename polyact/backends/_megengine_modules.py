@@ -91,9 +91,8 @@ class PolyactModule(M.Module):
         from .. import registry
 
         super().__setstate__(state)
-        self._bind(
-            registry.get_backend("megengine"), registry.kernels(self.spec.name, "megengine")[self.kernel]
-        )
+        backend = registry.get_backend("megengine")
+        self._bind(backend, registry.kernel_object(self.spec, backend, self.kernel, self._fixed))
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
         """MegEngine's ``load_state_dict``; a dict may also hold float64 arrays or
@@ -123,7 +122,7 @@ class PolyactModule(M.Module):
         parts = [format_params(self._fixed)] if self._fixed else []
         if self.spec.per_channel:
             parts.append(f"num_channels={self.num_channels}, channel_axis={self.channel_axis}")
-        if self.kernel not in ("native", "composed"):
+        if self.kernel != "auto":
             parts.append(f"kernel={self.kernel!r}")
         return ", ".join(p for p in parts if p)
 

@@ -71,7 +71,8 @@ class PolyactModule(nn.Module):
         from .. import registry
 
         self.__dict__.update(state)
-        self._bind(registry.get_backend("torch"), registry.kernels(self.spec.name, "torch")[self.kernel])
+        backend = registry.get_backend("torch")
+        self._bind(backend, registry.kernel_object(self.spec, backend, self.kernel, self._fixed))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = dict(self._fixed)
@@ -91,7 +92,7 @@ class PolyactModule(nn.Module):
             parts.append(f"num_channels={self.num_channels}, channel_axis={self.channel_axis}")
         if self.inplace:
             parts.append("inplace=True")
-        if self.kernel != "native" and self.kernel != "composed":
+        if self.kernel != "auto":
             parts.append(f"kernel={self.kernel!r}")
         return ", ".join(p for p in parts if p)
 

@@ -149,11 +149,13 @@ class NumpyBackend(_base.Backend):
     def runner(self, spec, impl, options):  # type: ignore[no-untyped-def]
         # both branches of a `where` are evaluated: an overflow in the unused one
         # is expected and harmless, so floating-point warnings are silenced here
-        def quiet(x: Any, **p: Any) -> Any:
-            with np.errstate(all="ignore"):
-                return impl(x, **p)
+        run = super().runner(spec, impl, options)
 
-        return super().runner(spec, quiet, options)
+        def quiet(x: Any, params: Any, rng: Any = None) -> Any:
+            with np.errstate(all="ignore"):
+                return run(x, params, rng)
+
+        return quiet
 
     def _concrete(self, value: Any) -> Optional[float]:
         a = np.asarray(value)

@@ -168,6 +168,64 @@ def _specials_function(torch: Any) -> Any:
     return Specials
 
 
+def _wrapped(x: Any) -> bool:
+    """Whether ``x`` is a torch.func (vmap/grad) wrapper, on which data-dependent
+    Python branches are not allowed."""
+    import torch
+
+    check = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return bool(check(x)) if check is not None else False
+
+
+_FUSED: Dict[Any, Any] = {}
+
+
+def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str, ...]) -> Any:
+    """The ``torch.autograd.Function`` of a spec's fused kernel for parameters
+    ``names`` (one class per spec and names, made eagerly: dynamo traces no
+    class definition): forward ``(spec.fast or spec.fn)(x)``, saving only ``x``
+    (and tensor parameters, which are not input-sized); backward
+    ``g * spec.grad(x)``. Written in the ``setup_context`` style so that
+    ``torch.compile`` traces it."""
+    hit = _FUSED.get((spec.name, names))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    forward_formula = spec.fast or spec.fn
+    grad_formula = spec.grad
+    Tensor = torch.Tensor
+
+    class Fused(torch.autograd.Function):
+        @staticmethod
+        def forward(x: Any, values: Tuple[Any, ...]) -> Any:
+            y = forward_formula(x, ops, **dict(zip(names, values)))
+            return y.view_as(y) if y is x else y  # the input itself cannot be the output
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            x, values = inputs
+            ctx.save_for_backward(x, *[v for v in values if isinstance(v, Tensor)])
+            ctx.numbers = tuple(None if isinstance(v, Tensor) else v for v in values)
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            x, *tensors = ctx.saved_tensors
+            it = iter(tensors)
+            values = [next(it) if v is None else v for v in ctx.numbers]
+            return g * grad_formula(x, ops, **dict(zip(names, values))), None
+
+    Fused.__name__ = Fused.__qualname__ = f"Fused_{spec.name}"
+    _FUSED[(spec.name, names)] = (spec, Fused)
+    return Fused
+
+
+def _have_compiler() -> bool:
+    """Whether torch.compile's CPU code generation can find a C++ compiler."""
+    import os
+    import shutil
+
+    return any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c)
+
+
 class TorchBackend(_base.Backend):
     name = NAME
     framework = "torch"
@@ -175,6 +233,8 @@ class TorchBackend(_base.Backend):
     default_channel_axis = 1
 
     def _make_ops(self) -> Ops:
+        # made eagerly: dynamo traces no class definition
+        _specials_function(self.fw)
         return TorchOps(self.fw)
 
     @property
@@ -214,7 +274,23 @@ class TorchBackend(_base.Backend):
 
     def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
         t = self.fw
+        mode = self._mode()
+        if mode is None and x.device.type == "cpu" and not _wrapped(x):
+            # eager CPU fast path: one reduction says whether every input is
+            # finite (a NaN or +-inf makes the sum non-finite; an overflowing
+            # sum of finite inputs only takes the full guard below)
+            with t.no_grad():
+                finite = bool(t.isfinite(x.sum()))
+            if finite:
+                return impl(x, **p)
         full = lim is not None
+        if mode == "export":  # ONNX: plain where ops, no custom autograd function
+            special = ~t.isfinite(x) if full else t.isnan(x)
+            y = impl(t.where(special, t.zeros((), dtype=x.dtype, device=x.device), x), **p)
+            lm, lp = (lim[0], lim[2]) if full else (float("nan"),) * 2
+            filled = t.where(x < 0, t.full_like(x, lm), t.full_like(x, float("nan")))
+            filled = t.where(x > 0, t.full_like(x, lp), filled)
+            return t.where(special, filled, y)
         special = ~t.isfinite(x) if full else t.isnan(x)
         y = impl(t.where(special, t.zeros((), dtype=x.dtype, device=x.device), x), **p)
         lm, dm, lp, dp = lim if full else (float("nan"),) * 4
@@ -244,6 +320,102 @@ class TorchBackend(_base.Backend):
             ok = bool(((probe == want) | (t.isnan(probe) & t.isnan(want))).all())
             self._probes[key] = ok
         return ok
+
+    def extra_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
+        """``fused`` (closed-form backward, saves only the input), ``compiled``
+        (``torch.compile`` of the formula) and, where Triton can express the
+        spec, ``triton`` (CUDA tensors)."""
+        out: Dict[str, Kernel] = {}
+        t, ops = self.fw, self.ops
+        if spec.grad is not None:
+            names = tuple(spec.params)
+            plain = _fused_function(t, spec, ops, names)
+            noisy = _fused_function(t, spec, ops, (*names, "noise")) if spec.noise else None
+
+            def fused_impl(x: Any, **p: Any) -> Any:
+                if "noise" in p:  # a stochastic activation in training mode
+                    return noisy.apply(x, (*[p[k] for k in names], p["noise"]))
+                return plain.apply(x, tuple([p[k] for k in names]))
+
+            out["fused"] = Kernel(
+                "fused",
+                NAME,
+                "fused",
+                fused_impl,
+                onnx=False,
+                param_grads=False,
+                note="custom autograd.Function: saves only the input, closed-form backward",
+            )
+        out["compiled"] = self._compiled_kernel(spec)
+        try:
+            from ._triton import triton_kernel
+        except ImportError:  # pragma: no cover
+            triton_kernel = None
+        if triton_kernel is not None:
+            k = triton_kernel(spec)
+            if k is not None:
+                out["triton"] = k
+        return out
+
+    def _compiled_kernel(self, spec: ActivationSpec) -> Kernel:
+        cache = self.__dict__.setdefault("_compiled_cache", {})
+        hit = cache.get(spec.name)
+        k = hit[1] if hit is not None and hit[0] is spec else None
+        if k is None:
+            t, ops = self.fw, self.ops
+            formula = spec.fast or spec.fn
+            # compiling the spec's own formula (one code object per activation)
+            # keeps dynamo's per-code-object cache from filling up across specs
+            compiled = t.compile(formula, dynamic=None)
+
+            def compiled_impl(x: Any, **p: Any) -> Any:
+                return compiled(x, ops, **p)
+
+            k = Kernel(
+                "compiled",
+                NAME,
+                "compiled",
+                compiled_impl,
+                onnx=False,
+                available=_have_compiler,
+                note="torch.compile of the formula (inductor; the first call per dtype compiles)",
+            )
+            cache[spec.name] = (spec, k)
+        return k
+
+    def _picker(self, auto: Any) -> Any:
+        composed = auto.table["composed"].impl
+        mode_of = self._mode
+
+        Tensor = self.fw.Tensor
+
+        def pick(dt: str, x: Any, params: Any) -> Any:
+            mode = mode_of()
+            if mode == "compile":
+                # inductor fuses the formula (and the guard) into one loop and its
+                # partitioner recomputes instead of saving intermediates: the
+                # composed kernel is what auto traces (dynamo cannot read the
+                # use_kernel ContextVar; an explicit kernel= still applies)
+                return composed
+            live = (
+                any(isinstance(v, Tensor) and v.requires_grad for v in params.values()) if params else False
+            )
+            return auto.pick(dt, x.device.type, mode, live).impl
+
+        return pick
+
+    def _limits(self, spec: ActivationSpec, params: Any) -> Any:
+        # under torch.compile this is traced: the limits must already be cached
+        # (get_activation / get_function work them out when they build)
+        return _base.limits_for(spec, params, self._concrete)
+
+    def _mode(self) -> Optional[str]:
+        t = self.fw
+        if t.onnx.is_in_onnx_export():
+            return "export"
+        if t.compiler.is_compiling():
+            return "compile"
+        return None
 
     def _layout(self, x: Any) -> Any:
         return x if x.is_contiguous() else x.contiguous()
