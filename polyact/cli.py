@@ -1,10 +1,11 @@
-"""The ``polyact`` command: ``list``, ``show``, ``check`` and ``demo``.
+"""The ``polyact`` command: ``list``, ``show``, ``check``, ``bench`` and ``demo``.
 
 ``polyact list [--backend B]`` prints the registered activations;
 ``polyact show NAME`` prints its formula, parameters, kinks, references and
 kernels per backend; ``polyact check [NAMES...]`` runs the consistency checks
 of the test suite outside pytest and prints the accuracy matrix (exit status 1
-on a contract failure, 2 on a usage error); ``polyact demo`` runs the
+on a contract failure, 2 on a usage error); ``polyact bench [NAMES...]`` times the kernels
+against the anchors (:mod:`polyact.bench`); ``polyact demo`` runs the
 end-to-end show.
 """
 
@@ -286,6 +287,10 @@ def _main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "check":
         return check_main(argv[1:])
+    if argv and argv[0] == "bench":
+        from .bench import bench_main
+
+        return bench_main(argv[1:])
     parser = argparse.ArgumentParser(prog="polyact", description="Activation functions on every backend.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="list the registered activations")
@@ -297,6 +302,11 @@ def _main(argv: Optional[List[str]] = None) -> int:
     sub.add_parser(
         "check",
         help="accuracy of every kernel against the mpmath reference (polyact check --help)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "bench",
+        help="time every kernel against the frameworks' ops and a naive composition (polyact bench --help)",
         add_help=False,
     )
     sub.add_parser("demo", help="the end-to-end show on every installed backend")

@@ -1,0 +1,149 @@
+"""The calibration table ``kernel="auto"`` reads: measured kernel rankings.
+
+The table is JSON::
+
+    {"version": 1, "measured": "2026-11-22T22:40:00Z", "machine": "...", "size": 1048576,
+     "metric": "fwd+bwd median",
+     "rankings": {backend: {dtype: {activation: [kernel names, fastest first]}}}}
+
+:func:`load` reads the user's file (``$POLYACT_CALIBRATION``, else
+``~/.cache/polyact/calibration.json``) when it exists, else the table shipped
+with the package, once per process (:func:`reload` drops the cache).
+``polyact bench --calibrate`` writes it with :func:`save`. ``import polyact``
+does not import this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import warnings
+from typing import Any, Dict, List, Mapping, Optional
+
+__all__ = ["SHIPPED", "VERSION", "load", "ranking", "reload", "save", "user_path"]
+
+VERSION = 1
+#: the table shipped with the package
+SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibration.json")
+
+_lock = threading.Lock()
+_cache: Optional[Dict[str, Any]] = None
+
+
+def user_path() -> str:
+    """The user's calibration file: ``$POLYACT_CALIBRATION``, else
+    ``~/.cache/polyact/calibration.json`` (it need not exist)."""
+    env = os.environ.get("POLYACT_CALIBRATION")
+    if env:
+        return os.path.expanduser(env)
+    return os.path.join(os.path.expanduser("~"), ".cache", "polyact", "calibration.json")
+
+
+def _empty() -> Dict[str, Any]:
+    return {"version": VERSION, "measured": None, "machine": None, "size": None, "rankings": {}}
+
+
+def _read(path: str) -> Optional[Dict[str, Any]]:
+    """The table at ``path``, or None (with a warning) when it is unreadable or not a table."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            table = json.load(fh)
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"polyact: ignoring the calibration file {path}: {exc}", RuntimeWarning, stacklevel=3)
+        return None
+    if (
+        not isinstance(table, dict)
+        or table.get("version") != VERSION
+        or not isinstance(table.get("rankings"), dict)
+    ):
+        warnings.warn(
+            f"polyact: ignoring the calibration file {path}: not a version-{VERSION} table",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    table["path"] = path
+    return table
+
+
+def load() -> Dict[str, Any]:
+    """The calibration table in use (cached): the user's file when present and
+    valid, else the shipped one, else an empty table."""
+    global _cache
+    with _lock:
+        if _cache is None:
+            table = None
+            user = user_path()
+            if os.path.isfile(user):
+                table = _read(user)
+            if table is None and os.path.isfile(SHIPPED):
+                table = _read(SHIPPED)
+            _cache = table if table is not None else _empty()
+        return _cache
+
+
+def reload() -> Dict[str, Any]:
+    """Drop the cached table and read it again."""
+    global _cache
+    with _lock:
+        _cache = None
+    return load()
+
+
+def ranking(backend: str, dtype: str, name: str) -> Optional[List[str]]:
+    """The measured kernel names of ``name`` on ``backend`` at ``dtype``, fastest
+    first, or None when the table has no data for them."""
+    got = load()["rankings"].get(backend, {}).get(dtype, {}).get(name)
+    return list(got) if got else None
+
+
+def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = True) -> str:
+    """Write ``table`` to ``path`` (default: the user file) and return the path.
+
+    With ``merge`` the rankings already in that file for other backends, dtypes
+    and activations are kept (so torch, JAX and MegEngine, measured in different
+    environments, share one file). The cache is dropped."""
+    if table.get("version") != VERSION or not isinstance(table.get("rankings"), Mapping):
+        raise ValueError(f"not a version-{VERSION} calibration table")
+    path = os.path.expanduser(path) if path else user_path()
+    out: Dict[str, Any] = {k: v for k, v in table.items() if k != "path"}
+    rankings: Dict[str, Any] = {}
+    sources: Dict[str, Any] = {}
+    if merge and os.path.isfile(path):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            old = _read(path)
+        if old is not None:
+            rankings = {b: {d: dict(a) for d, a in ds.items()} for b, ds in old["rankings"].items()}
+            sources = dict(old.get("sources") or {})
+    for b, ds in table["rankings"].items():
+        for d, acts in ds.items():
+            rankings.setdefault(b, {}).setdefault(d, {}).update(acts)
+        sources[b] = {
+            "measured": table.get("measured"),
+            "machine": table.get("machine"),
+            "size": table.get("size"),
+            "framework": (table.get("frameworks") or {}).get(b),
+        }
+    out["rankings"] = {
+        b: {d: dict(sorted(a.items())) for d, a in sorted(ds.items())} for b, ds in sorted(rankings.items())
+    }
+    out["sources"] = dict(sorted(sources.items()))
+    out.pop("frameworks", None)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(out, fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, path)
+    _drop()
+    return path
+
+
+def _drop() -> None:
+    """Drop the cached table (the next :func:`load` reads the files again)."""
+    global _cache
+    with _lock:
+        _cache = None
