@@ -21,12 +21,17 @@ on (checked against the 1.13.0 sources and by running them):
   opposite of torch, so torch's 0.1 is MegEngine's 0.9.
 - Importing MegEngine turns on flush-to-zero / denormals-are-zero for the
   process (numpy included): subnormal results are 0 in this environment.
+- ``megengine.jit.trace`` objects called under a ``GradManager`` must have been
+  recorded under one ("trace error because data unreadable" otherwise), and the
+  other way round: the compiled kernel keeps one trace per gradient mode.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict, Optional, Tuple
+import math
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -268,6 +273,85 @@ def _specials_function(mge: Any) -> Any:
     return Specials
 
 
+def _fused_class(mge: Any, ops: Ops, spec: ActivationSpec) -> Any:
+    """A ``megengine.autodiff.Function`` for ``spec``: the forward is ``spec.fast``
+    (or ``spec.fn``) and saves only the input; the backward is ``dy * spec.grad(x)``.
+    Instances take the parameters (Python numbers or tensors, which get no gradient)."""
+    forward_fn = spec.fast if spec.fast is not None else spec.fn
+    grad_fn = spec.grad
+
+    class Fused(mge.autodiff.Function):
+        def __init__(self, params: Dict[str, Any]) -> None:
+            super().__init__()
+            self.params = params
+            self.saved: Tuple[Any, ...] = ()
+
+        def forward(self, x: Any) -> Any:
+            self.saved = (x,)
+            return forward_fn(x, ops, **self.params)
+
+        def backward(self, dy: Any) -> Any:
+            (x,) = self.saved
+            return dy * grad_fn(x, ops, **self.params)
+
+    Fused.__name__ = Fused.__qualname__ = _base.class_name(spec.name) + "Fused"
+    return Fused
+
+
+#: trace objects kept per compiled kernel (one per input shape, dtype, device,
+#: gradient mode and scalar parameter values), least recently used dropped first
+COMPILED_CACHE_SIZE = 16
+
+#: graph optimisation level of the compiled kernel's traces: level 2 (the default)
+#: reorders chains of multiplications, which overflows e.g. 0.5 * x * erfc(.) at
+#: x = float32 max (x * erfc(.) first); level 1 keeps the formula's order
+OPT_LEVEL = 1
+
+
+def _compiled_impl(mge: Any, ops: Ops, spec: ActivationSpec) -> Callable[..., Any]:
+    """``impl(x, **p)``: ``spec.fn`` through ``megengine.jit.trace(symbolic=True)``,
+    one trace per (shape, dtype, device, gradient mode, scalar parameters); tensor
+    parameters are inputs of the trace. Inside a user's trace the formula runs
+    as it is (the outer trace compiles it)."""
+    from megengine.core._imperative_rt.core2 import get_grad_key
+    from megengine.jit import trace, tracing
+
+    fn = spec.fn
+    tensor = mge.Tensor
+    cache: OrderedDict[Any, Any] = OrderedDict()
+
+    def impl(x: Any, **p: Any) -> Any:
+        if tracing.is_tracing():
+            return fn(x, ops, **p)
+        names = tuple(k for k, v in p.items() if isinstance(v, tensor))
+        args = tuple(p[k] for k in names)
+        consts = {k: v for k, v in p.items() if not isinstance(v, tensor)}
+        key = (
+            tuple(x.shape),
+            str(x.dtype),
+            str(x.device),
+            get_grad_key((x, *args)) is not None,
+            tuple((k, repr(v)) for k, v in consts.items()),
+            tuple((k, tuple(t.shape), str(t.dtype)) for k, t in zip(names, args)),
+        )
+        traced = cache.get(key)
+        if traced is None:
+
+            def body(xx: Any, *ts: Any) -> Any:
+                return fn(xx, ops, **consts, **dict(zip(names, ts)))
+
+            traced = trace(body, symbolic=True, capture_as_const=True, opt_level=OPT_LEVEL)
+            cache[key] = traced
+            while len(cache) > COMPILED_CACHE_SIZE:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        return traced(x, *args)
+
+    impl.cache = cache  # type: ignore[attr-defined]  (for tests)
+    return impl
+
+
 class MegEngineBackend(_base.Backend):
     name = NAME
     framework = "megengine"
@@ -276,6 +360,13 @@ class MegEngineBackend(_base.Backend):
     )
     default_channel_axis = 1
     dtypes = ("float16", "bfloat16", "float32")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # spec name -> (spec, its fused/compiled kernels): built once per spec, so
+        # that Function classes and trace caches are shared by every lookup
+        self._extra: Dict[str, Tuple[ActivationSpec, Dict[str, Kernel]]] = {}
+        self._is_tracing: Any = None
 
     def _import(self) -> Any:
         # Importing MegEngine turns on flush-to-zero and denormals-are-zero for the
@@ -342,6 +433,19 @@ class MegEngineBackend(_base.Backend):
 
     def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
         F = self.fw.functional
+        if self._is_tracing is None:
+            from megengine.jit import tracing
+
+            self._is_tracing = tracing.is_tracing
+        if not self._is_tracing():
+            # eager: a finite sum means every element is finite (a NaN or an inf
+            # makes it NaN or inf): run the kernel bare, one reduction instead of
+            # the guard's element-wise passes. An overflowing sum takes the guard.
+            if math.isfinite(float(F.sum(x.detach()).item())):
+                y = impl(x, **p)
+                # a kernel returning its input unchanged (identity): a GradManager gives no
+                # gradient to an output that is the attached tensor itself, so return a copy
+                return F.copy(y) if y is x else y
         full = lim is not None
         nanm = F.isnan(x)
         special = F.logical_or(nanm, F.isinf(x)) if full else nanm
@@ -388,6 +492,44 @@ class MegEngineBackend(_base.Backend):
         value = value.reshape(-1)
         shape = _base.broadcast_shape(tuple(like.shape), axis, int(value.shape[0]), "activation")
         return value.reshape(shape)
+
+    # ------------------------------------------------------------------ kernels
+    def extra_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
+        """``fused`` (where ``spec.grad`` exists: an ``autodiff.Function`` saving only
+        the input) and ``compiled`` (the formula through ``megengine.jit.trace``)."""
+        hit = self._extra.get(spec.name)
+        if hit is not None and hit[0] is spec:
+            return dict(hit[1])
+        mge, ops = self.fw, self.ops
+        out: Dict[str, Kernel] = {}
+        if spec.grad is not None:
+            cls = _fused_class(mge, ops, spec)
+
+            def fused(x: Any, **p: Any) -> Any:
+                return cls(p)(x)
+
+            fused.function = cls  # type: ignore[attr-defined]  (for tests)
+            out["fused"] = Kernel(
+                "fused",
+                self.name,
+                "fused",
+                fused,
+                onnx=False,
+                param_grads=False,
+                note="megengine.autodiff.Function: saves only the input, backward from the closed-form "
+                "derivative; tensor parameters get no gradient",
+            )
+        out["compiled"] = Kernel(
+            "compiled",
+            self.name,
+            "compiled",
+            _compiled_impl(mge, ops, spec),
+            onnx=False,
+            note="the formula through megengine.jit.trace(symbolic=True), one trace per shape, dtype, "
+            "gradient mode and scalar parameters; inside a user's trace the formula runs as it is",
+        )
+        self._extra[spec.name] = (spec, out)
+        return dict(out)
 
     # ------------------------------------------------------------------ objects
     def make_module(
