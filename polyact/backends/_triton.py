@@ -1,0 +1,676 @@
+"""The ``triton`` kernel: an element-wise spec compiled to one Triton kernel.
+
+Triton compiles a ``@triton.jit`` function from its source, so a formula that
+branches on its parameters in Python, calls helpers of its module or uses
+``math`` cannot be jitted as it is. Instead the formula runs once in Python
+with :class:`TritonOps` on a symbolic input: each primitive records one line of
+``triton.language`` code, Python arithmetic on plain numbers (parameters,
+constants) is done in Python as on every backend, and the recorded lines fill
+one element-wise template (a forward kernel, and a backward kernel computing
+``g * grad(x)`` from ``spec.grad``). The generated source is registered with
+``linecache`` (Triton reads a kernel's source), executed and jitted once per
+spec.
+
+Parameters are symbolic, loaded from a small tensor in the input's dtype
+(float64 keeps its digits: a Python float kernel argument would be float32), so
+one compiled kernel serves every value and a trainable scalar needs no host
+round trip. Per-channel parameters are gathered along the channel axis; the
+noise of a stochastic activation in training mode is a second input. A formula
+that needs a parameter's value in Python (``if alpha > 0``, ``math.frexp``) is
+traced again with the values, and compiled per set of values (eis, sine,
+squareplus, tanhsoft: hyperparameters, none trainable).
+
+Compiled, the transcendentals, square root and division are libdevice's
+(``tl.exp`` and ``tl.sqrt`` are fast approximations, float32 ``/`` is
+``div.full``), without FMA contraction or flushed subnormals. Triton's
+interpreter (``TRITON_INTERPRET=1``, the CPU tests) has no libdevice: there
+they are NumPy's and torch's functions on the interpreter's arrays. Importing
+this module never imports triton.
+"""
+
+from __future__ import annotations
+
+import linecache
+import math
+import numbers
+import threading
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+
+from .. import _scalar as S
+from ..errors import ActivationError
+from ..ops import Ops
+from ..spec import ActivationSpec, Kernel
+
+__all__ = ["TritonOps", "Variant", "kernel_source", "triton_available", "triton_kernel"]
+
+#: elements per program
+BLOCK = 1024
+
+#: compiled as the formulas are written: no contraction of a * b + c into one
+#: FMA (the formulas' exact splits and error terms assume separate roundings),
+#: and libdevice keeping subnormal results (Triton flushes them by default)
+COMPILE_OPTIONS = {"enable_fp_fusion": False, "enable_reflect_ftz": False}
+
+# the libdevice functions the generated code calls as ``_L.<name>``: the
+# correctly rounded square root and division, and the accurate transcendentals
+_LIB = ("exp", "expm1", "log", "log1p", "sqrt_rn", "div_rn", "tanh", "erf", "erfc", "sin", "cos", "pow")
+
+
+class _NeedsValue(Exception):
+    """The formula needs a parameter's value in Python (it is traced again with the values)."""
+
+
+class _Expr:
+    """A traced value: the name of a variable of the generated kernel.
+
+    ``block``: depends on the input (a block of elements) rather than on the
+    parameters only (a scalar); ``boolean``: a comparison's result."""
+
+    __slots__ = ("block", "boolean", "name", "tr")
+    __array_ufunc__ = None  # NumPy scalars defer to the reflected operators
+
+    def __init__(self, tr: _Trace, name: str, block: bool, boolean: bool = False) -> None:
+        self.tr, self.name, self.block, self.boolean = tr, name, block, boolean
+
+    def _bin(self, op: str, a: Any, b: Any, boolean: bool = False) -> Any:
+        if not (isinstance(a, _Expr) or _number(a)) or not (isinstance(b, _Expr) or _number(b)):
+            return NotImplemented
+        return self.tr.op(f"{self.tr.lit(a)} {op} {self.tr.lit(b)}", (a, b), boolean)
+
+    def __add__(self, o: Any) -> Any:
+        return self._bin("+", self, o)
+
+    def __radd__(self, o: Any) -> Any:
+        return self._bin("+", o, self)
+
+    def __sub__(self, o: Any) -> Any:
+        return self._bin("-", self, o)
+
+    def __rsub__(self, o: Any) -> Any:
+        return self._bin("-", o, self)
+
+    def __mul__(self, o: Any) -> Any:
+        return self._bin("*", self, o)
+
+    def __rmul__(self, o: Any) -> Any:
+        return self._bin("*", o, self)
+
+    def __truediv__(self, o: Any) -> Any:
+        return self.tr.divide(self, o)
+
+    def __rtruediv__(self, o: Any) -> Any:
+        return self.tr.divide(o, self)
+
+    def __pow__(self, o: Any) -> Any:
+        return self.tr.power(self, o)
+
+    def __rpow__(self, o: Any) -> Any:
+        return self.tr.power(o, self)
+
+    def __neg__(self) -> Any:
+        return self.tr.op(f"-{self.name}", (self,))
+
+    def __pos__(self) -> Any:
+        return self
+
+    def __abs__(self) -> Any:
+        return self.tr.op(f"tl.abs({self.name})", (self,))
+
+    def __lt__(self, o: Any) -> Any:
+        return self._bin("<", self, o, True)
+
+    def __le__(self, o: Any) -> Any:
+        return self._bin("<=", self, o, True)
+
+    def __gt__(self, o: Any) -> Any:
+        return self._bin(">", self, o, True)
+
+    def __ge__(self, o: Any) -> Any:
+        return self._bin(">=", self, o, True)
+
+    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
+        return self._bin("==", self, o, True)
+
+    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
+        return self._bin("!=", self, o, True)
+
+    def __and__(self, o: Any) -> Any:
+        return self._bin("&", self, o, True)
+
+    __rand__ = __and__
+
+    def __or__(self, o: Any) -> Any:
+        return self._bin("|", self, o, True)
+
+    __ror__ = __or__
+
+    def __xor__(self, o: Any) -> Any:
+        return self._bin("^", self, o, True)
+
+    __rxor__ = __xor__
+
+    def __invert__(self) -> Any:
+        return self.tr.op(f"~{self.name}", (self,), True)
+
+    __hash__ = object.__hash__
+
+    def _value(self, *_: Any) -> Any:
+        raise _NeedsValue(self.name)
+
+    __bool__ = __float__ = __int__ = __index__ = __round__ = _value  # type: ignore[assignment]
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, numbers.Real)
+
+
+class _Trace:
+    """The lines of code one formula records, with common subexpressions shared."""
+
+    def __init__(self) -> None:
+        self.lines: List[str] = []
+        self.memo: Dict[str, _Expr] = {}
+
+    def lit(self, v: Any) -> str:
+        """An operand of an arithmetic operator: a name or a Python literal."""
+        if isinstance(v, _Expr):
+            return v.name
+        v = float(v)
+        if math.isnan(v):
+            return "_NAN"
+        if math.isinf(v):
+            return "_INF" if v > 0 else "_NINF"
+        return f"({v!r})"
+
+    def typed(self, v: Any) -> str:
+        """An argument of a ``tl`` function: numbers become constants of the input's dtype."""
+        return v.name if isinstance(v, _Expr) else f"tl.full([], {self.lit(v)}, x.dtype)"
+
+    def op(self, text: str, args: Tuple[Any, ...], boolean: bool = False) -> _Expr:
+        hit = self.memo.get(text)
+        if hit is None:
+            block = any(isinstance(a, _Expr) and a.block for a in args)
+            hit = _Expr(self, f"v{len(self.lines)}", block, boolean)
+            self.lines.append(f"{hit.name} = {text}")
+            self.memo[text] = hit
+        return hit
+
+    def divide(self, a: Any, b: Any) -> Any:
+        """Correctly rounded division (Triton's float32 ``/`` is ``div.full``, 2 ulp)."""
+        if not (isinstance(a, _Expr) or _number(a)) or not (isinstance(b, _Expr) or _number(b)):
+            return NotImplemented
+        return self.op(f"_L.div_rn({self.typed(a)}, {self.typed(b)})", (a, b))
+
+    def power(self, a: Any, b: Any) -> Any:
+        if _number(b) and float(b) == 2.0:
+            return a * a
+        if _number(b) and float(b) == 0.5:
+            return self.op(f"_L.sqrt_rn({self.typed(a)})", (a,))
+        if _number(b) and float(b) in (3.0, 4.0, 5.0, 6.0, 7.0, 8.0):
+            out = a
+            for _ in range(int(b) - 1):
+                out = out * a
+            return out
+        if not any(isinstance(v, _Expr) and v.block for v in (a, b)):
+            raise _NeedsValue("a power of parameters")  # computed in Python from the values
+        return self.op(f"_L.pow({self.typed(a)}, {self.typed(b)})", (a, b))
+
+
+class TritonOps(Ops):
+    """The primitives as ``triton.language`` code: on traced values each call
+    records one line of the kernel (``_L`` is libdevice when compiled); on
+    plain numbers it computes in Python like every backend's Ops."""
+
+    name = "triton"
+
+    def __init__(self, trace: Optional[_Trace] = None) -> None:
+        self.tr = trace if trace is not None else _Trace()
+
+    def _u(self, lib: str, scalar: Callable[[float], Any], x: Any) -> Any:
+        if isinstance(x, _Expr):
+            return self.tr.op(f"_L.{lib}({x.name})", (x,))
+        return scalar(x)
+
+    def exp(self, x: Any) -> Any:
+        return self._u("exp", S.exp, x)
+
+    def expm1(self, x: Any) -> Any:
+        return self._u("expm1", S.expm1, x)
+
+    def log(self, x: Any) -> Any:
+        return self._u("log", S.log, x)
+
+    def log1p(self, x: Any) -> Any:
+        return self._u("log1p", S.log1p, x)
+
+    def sqrt(self, x: Any) -> Any:
+        return self._u("sqrt_rn", S.sqrt, x)
+
+    def tanh(self, x: Any) -> Any:
+        return self._u("tanh", S.tanh, x)
+
+    def erf(self, x: Any) -> Any:
+        return self._u("erf", S.erf, x)
+
+    def erfc(self, x: Any) -> Any:
+        return self._u("erfc", S.erfc, x)
+
+    def sin(self, x: Any) -> Any:
+        return self._u("sin", S.sin, x)
+
+    def cos(self, x: Any) -> Any:
+        return self._u("cos", S.cos, x)
+
+    def abs(self, x: Any) -> Any:
+        return abs(x) if isinstance(x, _Expr) else S.abs_(x)
+
+    def sigmoid(self, x: Any) -> Any:
+        if not isinstance(x, _Expr):
+            return S.sigmoid(x)
+        e = self.exp(-abs(x))  # <= 1: no overflow on either side
+        r = 1.0 / (1.0 + e)
+        return self.where(x >= 0, r, e * r)
+
+    def sign(self, x: Any) -> Any:
+        if not isinstance(x, _Expr):
+            return S.sign(x)
+        zero = self.where(x != x, x, 0.0)  # NaN stays NaN, signed zeros give +0
+        return self.where(x > 0, 1.0, self.where(x < 0, -1.0, zero))
+
+    def isnan(self, x: Any) -> Any:
+        return x != x if isinstance(x, _Expr) else S.isnan(x)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        if not isinstance(cond, _Expr):
+            return a if cond else b
+        t = self.tr
+        return t.op(f"tl.where({cond.name}, {t.typed(a)}, {t.typed(b)})", (cond, a, b))
+
+    def _extremum(self, fn: str, scalar: Callable[[float, float], float], a: Any, b: Any) -> Any:
+        if not isinstance(a, _Expr) and not isinstance(b, _Expr):
+            return scalar(a, b)
+        t = self.tr
+        text = f"tl.{fn}({t.typed(a)}, {t.typed(b)}, propagate_nan=tl.PropagateNan.ALL)"
+        return t.op(text, (a, b))
+
+    def maximum(self, a: Any, b: Any) -> Any:
+        return self._extremum("maximum", S.maximum, a, b)
+
+    def minimum(self, a: Any, b: Any) -> Any:
+        return self._extremum("minimum", S.minimum, a, b)
+
+
+# --------------------------------------------------------------------------- tracing
+_TEMPLATE = """
+def {name}(X, NZ, {io}P, N, INNER, C, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    msk = offs < N
+    x = tl.load(X + offs, mask=msk, other=0.0)
+{body}
+    tl.store({dst} + offs, {out}, mask=msk)
+"""
+
+
+class Variant(NamedTuple):
+    """What a kernel reads besides ``x``: parameters per channel (gathered along
+    the channel axis: ``P[k, (i // INNER) % C]``) or scalars (``P[k]``), and
+    the noise of a stochastic activation in training mode (``NZ``, like ``x``)."""
+
+    channel: bool = False
+    noise: bool = False
+
+
+def _trace(
+    fn: Callable[..., Any], names: Tuple[str, ...], values: Optional[Mapping[str, Any]], variant: Variant
+) -> List[str]:
+    """The kernel body of ``fn`` (its result in ``out``): parameters symbolic
+    (``values`` None) or the given numbers."""
+    tr = _Trace()
+    x = _Expr(tr, "x", True)
+    lines: List[str] = []
+    params: Dict[str, Any] = {}
+    if values is not None:
+        params = {k: values[k] for k in names}
+    elif variant.channel:
+        lines.append("ch = (offs // INNER) % C")
+        for i, k in enumerate(names):
+            params[k] = _Expr(tr, f"p{i}", True)
+            lines.append(f"p{i} = tl.load(P + ({i} * C + ch), mask=msk, other=0.0)")
+    else:
+        for i, k in enumerate(names):
+            params[k] = _Expr(tr, f"p{i}", False)
+            lines.append(f"p{i} = tl.load(P + {i})")
+    if variant.noise:
+        params["noise"] = _Expr(tr, "nz", True)
+        lines.append("nz = tl.load(NZ + offs, mask=msk, other=0.0)")
+    y = fn(x, TritonOps(tr), **params)
+    if isinstance(y, _Expr) and y.boolean:
+        raise ActivationError("the formula returns a comparison, not a number")
+    if not isinstance(y, _Expr) and not _number(y):
+        raise ActivationError(f"the formula returns {type(y).__name__}, not a traced value")
+    if isinstance(y, _Expr) and y.block:
+        out = y.name
+    elif isinstance(y, _Expr):
+        out = f"{y.name} + tl.zeros_like(x)"
+    else:
+        out = f"tl.full([BLOCK], {tr.lit(y)}, x.dtype)"
+    return [*lines, *tr.lines, f"out = {out}"]
+
+
+def kernel_source(
+    spec: ActivationSpec, values: Optional[Mapping[str, Any]] = None, variant: Optional[Variant] = None
+) -> str:
+    """The Python source of ``spec``'s forward and backward Triton kernels
+    (parameters symbolic, or fixed to ``values``); raises ``_NeedsValue`` when
+    the formula needs the values."""
+    names = tuple(spec.params)
+    variant = variant or Variant()
+    fwd = _trace(spec.fast or spec.fn, names, values, variant)
+    bwd = _trace(spec.grad, names, values, variant)  # type: ignore[arg-type]
+    body = "\n".join("    " + line for line in fwd)
+    src = _TEMPLATE.format(name="fwd", io="Y, ", body=body, dst="Y", out="out")
+    body = "\n".join("    " + line for line in bwd)
+    body += "\n    g = tl.load(G + offs, mask=msk, other=0.0)"
+    src += _TEMPLATE.format(name="bwd", io="G, DX, ", body=body, dst="DX", out="g * out")
+    return src
+
+
+def _expressible(spec: ActivationSpec) -> Optional[str]:
+    """Why ``spec`` has no triton kernel, or None when it has one."""
+    if spec.grad is None:
+        return "the spec has no closed-form derivative (grad=)"
+    if spec.kind not in ("elementwise", "per_channel", "stochastic"):
+        return f"{spec.kind} activations are not supported"
+    variants = [Variant()]
+    if spec.per_channel:
+        variants.append(Variant(channel=True))
+    if spec.noise is not None:
+        variants.append(Variant(noise=True))
+    for variant in variants:
+        try:
+            kernel_source(spec, None, variant)
+        except _NeedsValue:
+            if variant.channel or variant.noise:
+                return "the formula needs its parameters' values in Python (per channel, or with noise)"
+            try:
+                kernel_source(spec, spec.defaults, variant)
+            except _NeedsValue:
+                pass  # required parameters without defaults: traced at the call
+            except Exception as exc:  # any failure means: not expressible
+                return f"the formula cannot be traced ({type(exc).__name__}: {exc})"
+        except Exception as exc:
+            return f"the formula cannot be traced ({type(exc).__name__}: {exc})"
+    return None
+
+
+# --------------------------------------------------------------------------- compiling
+_lock = threading.RLock()
+_COMPILED: Dict[Any, Any] = {}
+_NEEDS_VALUES: Dict[Any, ActivationSpec] = {}
+
+
+def _interpreting() -> bool:
+    import triton
+
+    return bool(triton.knobs.runtime.interpret)
+
+
+def _interpreter_lib() -> Any:
+    """``_L`` under the interpreter: NumPy/torch functions on its arrays."""
+    import numpy as np
+    import torch
+    import triton.language as tl
+    from triton.runtime.interpreter import TensorHandle
+
+    def data(v: Any) -> Any:
+        return v.handle.data if isinstance(v, tl.tensor) else np.asarray(v)
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            like = max((a for a in args if isinstance(a, tl.tensor)), key=lambda a: len(a.shape))
+            with np.errstate(all="ignore"):
+                out = np.asarray(fn(*(data(a) for a in args)), dtype=like.handle.data.dtype)
+            return tl.tensor(TensorHandle(out, like.dtype.scalar), like.type)
+
+        return call
+
+    def special(name: str) -> Callable[..., Any]:
+        f = getattr(torch.special, name)
+        return lambda a: f(torch.from_numpy(np.ascontiguousarray(a))).numpy()
+
+    fns = {
+        "exp": np.exp,
+        "expm1": np.expm1,
+        "log": np.log,
+        "log1p": np.log1p,
+        "sqrt_rn": np.sqrt,
+        "div_rn": np.divide,
+        "tanh": np.tanh,
+        "erf": special("erf"),
+        "erfc": special("erfc"),
+        "sin": np.sin,
+        "cos": np.cos,
+        "pow": np.power,
+    }
+    return type("InterpreterLib", (), {k: staticmethod(wrap(fns[k])) for k in _LIB})
+
+
+def _compile(
+    spec: ActivationSpec, values: Optional[Mapping[str, Any]], variant: Variant, interp: bool
+) -> Tuple[Any, Any]:
+    """The jitted (forward, backward) kernels of ``spec``."""
+    import triton
+    import triton.language as tl
+
+    if interp:
+        lib = _interpreter_lib()
+    else:
+        from triton.language.extra import libdevice as lib
+    src = kernel_source(spec, values, variant)
+    filename = f"<polyact-triton {spec.name} {len(_COMPILED)}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    scope = {
+        "tl": tl,
+        "_L": lib,
+        "_NAN": tl.constexpr(math.nan),
+        "_INF": tl.constexpr(math.inf),
+        "_NINF": tl.constexpr(-math.inf),
+    }
+    exec(compile(src, filename, "exec"), scope)  # the source generated above
+    return triton.jit(scope["fwd"]), triton.jit(scope["bwd"])
+
+
+def _kernels(
+    spec: ActivationSpec, p: Mapping[str, Any], variant: Variant, interp: bool
+) -> Tuple[Any, Any, bool]:
+    """(forward, backward, symbolic): compiled once per spec and variant, or per
+    parameter values when the formula needs them (entries are keyed by the
+    spec's id and hold the spec, so a re-registered name never reuses them)."""
+    values = None
+    if _NEEDS_VALUES.get((id(spec), variant)) is spec:
+        if variant.channel or variant.noise:
+            raise ActivationError(
+                f"the triton kernel of {spec.name} needs scalar parameters here (its formula reads their "
+                f"values in Python)"
+            )
+        values = {k: _float(v) for k, v in p.items()}
+    key = (id(spec), variant, interp, None if values is None else tuple(sorted(values.items())))
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[3] is spec:
+        return hit[:3]
+    with _lock:
+        try:
+            fwd, bwd = _compile(spec, values, variant, interp)
+        except _NeedsValue:
+            if values is not None:
+                raise
+            _NEEDS_VALUES[(id(spec), variant)] = spec
+            return _kernels(spec, p, variant, interp)
+        _COMPILED[key] = (fwd, bwd, values is None, spec)
+    return fwd, bwd, values is None
+
+
+def _float(v: Any) -> float:
+    if hasattr(v, "numel"):
+        return float(v.detach().reshape(()).item())
+    return float(v)
+
+
+_PARAM_CACHE: Dict[Any, Any] = {}
+
+
+def _layout(spec: ActivationSpec, p: Mapping[str, Any], x: Any) -> Tuple[int, int]:
+    """(INNER, C) of per-channel parameters: ``C`` values along an axis of ``x``
+    with ``INNER`` elements after it; (1, 1) when every parameter is a scalar."""
+    shapes = {tuple(v.shape) for v in p.values() if hasattr(v, "numel") and v.numel() > 1}
+    if not shapes:
+        return 1, 1
+    shape = shapes.pop()
+    axes = [i for i, n in enumerate(shape) if n > 1]
+    ndim = x.dim()
+    if shapes or len(axes) != 1 or len(shape) > ndim:
+        raise ActivationError(
+            f"the triton kernel of {spec.name} takes scalar parameters or one value per channel along one "
+            f"axis; got parameter shapes {sorted({tuple(v.shape) for v in p.values() if hasattr(v, 'shape')})}"
+        )
+    axis = axes[0] + ndim - len(shape)
+    c = int(shape[axes[0]])
+    if int(x.shape[axis]) != c:
+        raise ActivationError(
+            f"{spec.name}: {c} parameter values but {x.shape[axis]} channels on axis {axis}"
+        )
+    inner = 1
+    for n in x.shape[axis + 1 :]:
+        inner *= int(n)
+    return inner, c
+
+
+def _param_tensor(torch: Any, spec: ActivationSpec, p: Mapping[str, Any], x: Any, c: int) -> Any:
+    """The parameters as a (n, C) tensor of ``x``'s dtype on its device, row k
+    the k-th parameter's values (``x`` itself, unused, without parameters)."""
+    if not p:
+        return x
+    vals = [p[k] for k in spec.params]
+    if not any(isinstance(v, torch.Tensor) for v in vals):
+        key = (tuple(float(v) for v in vals), x.dtype, x.device)
+        t = _PARAM_CACHE.get(key)
+        if t is None:
+            if len(_PARAM_CACHE) > 256:
+                _PARAM_CACHE.clear()
+            t = _PARAM_CACHE[key] = torch.tensor(key[0], dtype=x.dtype, device=x.device)
+        return t
+    rows = [torch.as_tensor(v, dtype=x.dtype, device=x.device).detach().reshape(-1).expand(c) for v in vals]
+    return torch.stack(rows).contiguous()
+
+
+_FUNCTION: Any = None
+
+
+def _function(torch: Any) -> Any:
+    """The autograd function: forward kernel; backward kernel from the saved
+    input (and the noise of a training-mode call, and the parameters)."""
+    global _FUNCTION
+    if _FUNCTION is not None:
+        return _FUNCTION
+    import contextlib
+
+    import numpy as np
+
+    def device(x: Any) -> Any:
+        """Launch on ``x``'s GPU (Triton launches on the current device)."""
+        return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
+
+    def launch(kernels: Any, i: int, n: int, *args: Any) -> None:
+        if n:
+            # the interpreter computes with NumPy: overflow to inf is IEEE, not an error
+            with np.errstate(all="ignore"):
+                kernels[i][((n + BLOCK - 1) // BLOCK,)](*args, BLOCK=BLOCK, **kernels[2])
+
+    class TritonActivation(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, x: Any, noise: Any, params: Any, kernels: Any, layout: Any) -> Any:
+            y = torch.empty_like(x)
+            nz = x if noise is None else noise
+            with device(x):
+                launch(kernels, 0, x.numel(), x, nz, y, params, x.numel(), *layout)
+            ctx.save_for_backward(x, nz, params)
+            ctx.kernels, ctx.layout = kernels, layout
+            return y
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            x, nz, params = ctx.saved_tensors
+            g = g.to(x.dtype).contiguous()
+            dx = torch.empty_like(x)
+            with device(x):
+                launch(ctx.kernels, 1, x.numel(), x, nz, g, dx, params, x.numel(), *ctx.layout)
+            return dx, None, None, None, None
+
+    _FUNCTION = TritonActivation
+    return _FUNCTION
+
+
+def _run(spec: ActivationSpec, x: Any, p: Mapping[str, Any]) -> Any:
+    import torch
+
+    noise = p.get("noise")
+    p = {k: v for k, v in p.items() if k in spec.params}
+    interp = _interpreting()
+    if x.device.type != "cuda" and not interp:
+        raise ActivationError(
+            f"the triton kernel of {spec.name} needs a CUDA tensor (got one on {x.device}); pick another "
+            f"kernel (kernel='auto' does) or set TRITON_INTERPRET=1 to run it in Triton's interpreter"
+        )
+    half = x.dtype in (torch.float16, torch.bfloat16)
+    xc = (x.float() if half else x).contiguous()
+    if noise is not None:
+        noise = noise.detach().to(xc.dtype).expand(xc.shape).contiguous()
+    layout = _layout(spec, p, xc)
+    variant = Variant(channel=layout[1] > 1, noise=noise is not None)
+    fwd, bwd, symbolic = _kernels(spec, p, variant, interp)
+    params = _param_tensor(torch, spec, p if symbolic else {}, xc, layout[1])
+    y = _function(torch).apply(xc, noise, params, (fwd, bwd, {} if interp else COMPILE_OPTIONS), layout)
+    return y.to(x.dtype) if half else y
+
+
+# --------------------------------------------------------------------------- the kernel
+_AVAILABLE: Dict[str, bool] = {}
+
+
+def triton_available() -> bool:
+    """Whether triton imports here (tried once)."""
+    ok = _AVAILABLE.get("ok")
+    if ok is None:
+        try:
+            import triton  # noqa: F401
+
+            ok = True
+        except Exception:  # a broken install is "not available"
+            ok = False
+        _AVAILABLE["ok"] = ok
+    return ok
+
+
+def triton_kernel(spec: ActivationSpec) -> Optional[Kernel]:
+    """The ``triton`` kernel of an element-wise ``spec`` on the torch backend,
+    or None when the spec cannot be expressed (no ``grad``, a formula that
+    cannot be traced)."""
+    if _expressible(spec) is not None:
+        return None
+
+    def impl(x: Any, **p: Any) -> Any:
+        return _run(spec, x, p)
+
+    return Kernel(
+        "triton",
+        "torch",
+        "triton",
+        impl,
+        devices=("cuda",),
+        onnx=False,
+        compile_safe=False,
+        param_grads=False,
+        available=triton_available,
+        note="a Triton kernel generated from the formula (backward: g * grad(x) from the saved input); "
+        "CUDA tensors only; scalar or per-channel parameters; no gradient for trainable parameters",
+    )
