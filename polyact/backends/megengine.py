@@ -7,8 +7,11 @@ on (checked against the 1.13.0 sources and by running them):
   ``megengine.module.Elemwise("erf")`` / ``Elemwise("erfc")`` (their gradients
   are the exact 2/sqrt(pi) exp(-x^2)).
 - ``F.sigmoid``'s gradient is ``y * (1 - y)``, which is 0 for x >= 17 (the
-  "s*(1-s)" trap); :meth:`MegEngineOps.sigmoid` evaluates the sigmoid on the
-  non-positive half only, where ``y * (1 - y)`` does not cancel.
+  "s*(1-s)" trap); :meth:`MegEngineOps.sigmoid` keeps its values and takes the
+  gradient ``s(x) s(-x)`` (an ``autodiff.Function``).
+- ``F.where`` (a subgraph: cast, two ``switch_gt0``, a subtraction and an
+  addition) and comparisons are slow on CPU: about 90 ms and 17 ms at 4M
+  elements where ``x * 2`` takes 2 ms.
 - ``F.sign(NaN)`` is 0 and ``F.abs``' gradient is -1 at 0 and at NaN; the ops
   below propagate NaN and give abs'(0) = 0.
 - ``F.softplus`` is log1p(exp(-|x|)) + relu(x) with a dedicated gradient mode:
@@ -56,6 +59,23 @@ def _is_float(dtype: Any) -> bool:
 
 
 # --------------------------------------------------------------------------- ops
+def _sigmoid_function(mge: Any) -> Any:
+    """The sigmoid as a ``megengine.autodiff.Function``: ``F.sigmoid`` forward,
+    ``dy * s(x) * s(-x)`` backward (no cancellation in either tail; NaN -> NaN)."""
+    F = mge.functional
+
+    class Sigmoid(mge.autodiff.Function):
+        def forward(self, x: Any) -> Any:
+            self.x = x
+            return F.sigmoid(x)
+
+        def backward(self, dy: Any) -> Any:
+            x = self.x
+            return dy * (F.sigmoid(x) * F.sigmoid(-x))
+
+    return Sigmoid
+
+
 class MegEngineOps(Ops):
     """The primitives on MegEngine tensors (and on Python numbers, via ``math``)."""
 
@@ -67,6 +87,7 @@ class MegEngineOps(Ops):
         self.T = mge.Tensor
         self._erf = mge.module.Elemwise("erf")
         self._erfc = mge.module.Elemwise("erfc")
+        self._sigmoid = _sigmoid_function(mge)
 
     def __getstate__(self) -> Dict[str, Any]:  # pragma: no cover - ops are per process
         raise TypeError("MegEngineOps is not picklable; use polyact.get_backend('megengine').ops")
@@ -101,10 +122,10 @@ class MegEngineOps(Ops):
     def sigmoid(self, x: Any) -> Any:
         if not isinstance(x, self.T):
             return S.sigmoid(x)
-        pos = x >= 0
-        sn = self.F.sigmoid(self.where(pos, -x, x))  # sigmoid(-|x|) <= 1/2; NaN stays NaN
-        # for x >= 0: sigmoid(x) = 1 - sigmoid(-x), whose gradient is sn * (1 - sn): no cancellation
-        return self.where(pos, 1.0 - sn, sn)
+        # F.sigmoid's values are right (within 2.1 ulp, as the split at 0 was), its
+        # gradient y (1 - y) is not (0 for x >= 17): a Function with s(x) s(-x), one op
+        # forward instead of two comparisons, two F.where and a subtraction
+        return self._sigmoid()(x)
 
     def erf(self, x: Any) -> Any:
         return self._u(self._erf, S.erf, x)
