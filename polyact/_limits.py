@@ -47,16 +47,18 @@ def compute(spec: Any, params: Mapping[str, float]) -> Limits:
 
     x = np.asarray([-_FAR[0], -_FAR[1], _FAR[0], _FAR[1]])
     y, d = value_and_derivative(spec.fn, x, dict(params))
+    # Python floats, not NumPy scalars (torch.compile traces these as constants)
     return (
-        _settle(y[0], y[1]),
-        _settle(d[0], d[1]),
-        _settle(y[2], y[3]),
-        _settle(d[2], d[3]),
+        float(_settle(y[0], y[1])),
+        float(_settle(d[0], d[1])),
+        float(_settle(y[2], y[3])),
+        float(_settle(d[2], d[3])),
     )
 
 
 def _key(spec: Any, params: Mapping[str, float]) -> Any:
-    return (id(spec), spec.name, tuple(sorted(params.items())))
+    # sorted names, not sorted items: torch.compile traces this (it sorts strings, not tuples)
+    return (id(spec), spec.name, tuple((k, params[k]) for k in sorted(params)))
 
 
 def limits(spec: Any, params: Mapping[str, float]) -> Limits:

@@ -243,6 +243,8 @@ def iter_cases(
                 for kname, kernel in registry.kernels(spec.name, backend).items():
                     if wanted_k is not None and kname not in wanted_k:
                         continue
+                    if wanted_k is None and not _in_default_matrix(kernel, backend):
+                        continue
                     for dtype in backend_dtypes(backend):
                         if wanted_d is not None and dtype not in wanted_d:
                             continue
@@ -255,8 +257,36 @@ def iter_cases(
                             for what in whats:
                                 if what == "gradient" and not (b.differentiable and kernel.differentiable):
                                     continue
+                                if wanted_k is None and not _planned(kernel, dtype, cls, what):
+                                    continue
                                 out.append(Case(spec.name, backend, kname, dtype, cls, what, ptuple))
     return out
+
+
+def _in_default_matrix(kernel: Any, backend: str) -> bool:
+    """Kernels the default matrix leaves to their own suites: GPU-only ones
+    (``tests/test_triton.py`` runs Triton's interpreter) and torch's compiled
+    kernel (one inductor compile per activation: ``tests/test_compiled.py``
+    checks every activation on one input holding every class)."""
+    if kernel.devices is not None and "cpu" not in kernel.devices:
+        return False
+    return not (kernel.kind == "compiled" and backend == "torch")
+
+
+def _planned(kernel: Any, dtype: str, cls: str, what: str) -> bool:
+    """The default matrix's plan for kernels whose forward is the formula
+    itself. A fused kernel's forward is the composed (or fast) kernel's, op for
+    op: its forward is checked on one class, its closed-form backward on every
+    class in float32 and float64 (half precision runs it in float32 and rounds
+    once: two classes). A compiled kernel is checked on every class in float32
+    and float64, and on two classes in half precision (computed in float32)."""
+    if kernel.kind == "fused":
+        if what == "forward":
+            return cls == "normal"
+        return dtype not in HALF or cls in ("normal", "extremal")
+    if kernel.kind == "compiled":
+        return dtype not in HALF or cls in ("normal", "extremal")
+    return True
 
 
 # --------------------------------------------------------------------------- cells

@@ -620,7 +620,7 @@ def describe(name: str) -> str:
         if bname not in installed:
             lines.append(f"    {bname:10s} (not installed) {', '.join(_static_kernels(spec, bname))}")
             continue
-        if BACKEND_MODULES[bname] not in sys.modules and bname != "numpy":
+        if bname not in sys.modules and bname != "numpy":  # the framework is not imported yet
             # describe imports no framework: the kernels judged from the spec
             lines.append(
                 f"    {bname:10s} {', '.join(_static_kernels(spec, bname))} (load the backend to see auto)"

@@ -59,11 +59,10 @@ class Scope:
         self.export = export
 
     def kernel_for(self, backend: str) -> Optional[str]:
-        found = None
-        for b, k in self.kernels:
-            if b == backend or (b == "*" and found is None):
-                found = k
-        return found
+        for b, k in reversed(self.kernels):  # the innermost scope first
+            if b == backend or b == "*":
+                return k
+        return None
 
     def key(self) -> Tuple[Any, ...]:
         return (self.kernels, self.export)

@@ -29,11 +29,11 @@ def _elementwise():
     return [n for n in polyact.list_activations() if polyact.get_spec(n).elementwise]
 
 
-def _cases():
+def _cases(kinked=False):
     out = []
     for name in _elementwise():
         spec = polyact.get_spec(name)
-        if spec.grad is None:
+        if spec.grad is None or (kinked and not spec.kinks):
             continue
         for params in check.param_sets(spec):
             for dtype in DTYPES:
@@ -70,12 +70,10 @@ def test_closed_form_derivative(name, params, dtype):
     assert not failures, f"{name}{check.param_id(params)} {dtype}:\n" + "\n".join(failures)
 
 
-@pytest.mark.parametrize(("name", "params", "dtype"), _cases())
+@pytest.mark.parametrize(("name", "params", "dtype"), _cases(kinked=True))
 def test_closed_form_at_kinks(name, params, dtype):
     spec = polyact.get_spec(name)
     points = spec.kink_points(spec.bind(dict(params)))
-    if not points:
-        pytest.skip("no kinks")
     ftype = np.dtype(dtype).type
     for at, want in points:
         if not np.isfinite(at) or float(ftype(at)) != at:
@@ -87,3 +85,79 @@ def test_closed_form_at_kinks(name, params, dtype):
 def test_every_elementwise_activation_has_a_closed_form_derivative():
     missing = [n for n in _elementwise() if polyact.get_spec(n).grad is None]
     assert not missing, f"no closed-form derivative (grad=) on: {', '.join(missing)}"
+
+
+# points spread over the interesting range (a kink closer than 1e-6 is skipped)
+_PROBES = (
+    -1e10,
+    -1e3,
+    -60.0,
+    -33.0,
+    -20.0,
+    -7.3,
+    -3.1,
+    -2.5,
+    -1.7,
+    -1.2,
+    -0.7,
+    -0.3,
+    -0.1,
+    -1e-3,
+    1e-3,
+    0.13,
+    0.45,
+    0.55,
+    0.7,
+    0.95,
+    1.3,
+    1.9,
+    2.6,
+    4.2,
+    9.0,
+    15.0,
+    29.0,
+    31.0,
+    45.0,
+    60.0,
+    1e3,
+    1e10,
+)
+
+
+def _formula_cases():
+    out = []
+    for name in _elementwise():
+        spec = polyact.get_spec(name)
+        if spec.grad is not None:
+            for params in check.param_sets(spec):
+                out.append(pytest.param(name, params, id=f"{name}{check.param_id(params)}"))
+    return out
+
+
+@pytest.mark.parametrize(("name", "params"), _formula_cases())
+def test_closed_form_is_the_derivative_of_the_formula(name, params):
+    """The reference derivative of a spec with ``grad`` is ``grad`` itself at
+    60 digits (exact in the far tails, where a difference quotient underflows),
+    so this checks the formula's mathematics: ``grad`` at 60 digits against a
+    60-digit central difference of ``fn``."""
+    import dataclasses
+
+    import mpmath as mp
+
+    from polyact.backends import reference as R
+
+    spec = polyact.get_spec(name)
+    kinks = [at for at, _ in spec.kink_points(spec.bind(dict(params)))]
+    x = np.array([t for t in _PROBES if all(abs(t - k) > 1e-6 * max(1.0, abs(k)) for k in kinks)])
+    closed = R.derivative(spec, x, params)
+    numeric = R.derivative(dataclasses.replace(spec, grad=None), x, params)
+    bad = []
+    for t, a, b in zip(x, closed, numeric):
+        outside = mp.isnan(a) or (isinstance(a, mp.mpc) and a.imag != 0)  # off the domain
+        if outside and mp.isnan(b):
+            continue
+        # relative 1e-15; an absolute floor for where f is flat to 60 digits
+        # (the difference quotient then reads 0)
+        if not abs(a - b) <= 1e-15 * abs(b) + mp.mpf(10) ** -40:
+            bad.append(f"x={t!r}: grad={mp.nstr(a, 17)} numeric={mp.nstr(b, 17)}")
+    assert not bad, f"{name}{check.param_id(params)}:\n" + "\n".join(bad)

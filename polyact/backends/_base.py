@@ -357,10 +357,18 @@ class Backend:
         def f(x: Any, **overrides: Any) -> Any:
             return run(x, spec.bind({**params, **overrides}) if overrides else params)
 
+        # one code object per activation: torch.compile caches compiled frames
+        # per code object (8 by default), so functions of different activations
+        # compiled directly must not share one
+        f.__code__ = f.__code__.replace(co_name=_code_name(spec.name))
         f.__name__ = spec.name
         f.__qualname__ = spec.name
         f.__doc__ = spec.docstring(self.name)
         return f
+
+
+def _code_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
 def limits_for(spec: ActivationSpec, params: Mapping[str, Any], concrete: Callable[[Any], Any]) -> Any:

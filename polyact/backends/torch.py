@@ -135,37 +135,38 @@ def _specials_function(torch: Any) -> Any:
     global _SPECIALS
     if _SPECIALS is not None:
         return _SPECIALS
-    nan = float("nan")
-
-    def fill(x: Any, neg: float, pos: float) -> Any:
-        out = torch.where(x < 0, x.new_full((), neg), x.new_full((), nan))
-        return torch.where(x > 0, x.new_full((), pos), out)
 
     class Specials(torch.autograd.Function):
+        # the limits arrive as tensors (values and derivatives at each special
+        # input, made by the caller): Python floats such as inf passed to a
+        # traced autograd.Function become symbols torch.compile cannot place
         @staticmethod
-        def forward(x: Any, y: Any, lm: float, dm: float, lp: float, dp: float, full: bool) -> Any:
-            special = ~torch.isfinite(x) if full else torch.isnan(x)
-            return torch.where(special, fill(x, lm, lp), y)
+        def forward(x: Any, y: Any, values: Any, derivs: Any, special: Any) -> Any:
+            return torch.where(special, values, y)
 
         @staticmethod
         def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-            x, _, _, dm, _, dp, full = inputs
-            ctx.save_for_backward(x)
-            ctx.dm, ctx.dp, ctx.full = dm, dp, full
+            _, _, _, derivs, special = inputs
+            ctx.save_for_backward(derivs, special)
 
         @staticmethod
         def backward(ctx: Any, g: Any) -> Any:
-            (x,) = ctx.saved_tensors
-            special = ~torch.isfinite(x) if ctx.full else torch.isnan(x)
+            derivs, special = ctx.saved_tensors
             zero = torch.zeros_like(g)
             # double where: the limit derivative (possibly inf) never meets a masked
             # cotangent, so the backward is itself differentiable without 0 * inf
-            gx = torch.where(special, fill(x, ctx.dm, ctx.dp), zero) * torch.where(special, g, zero)
+            gx = torch.where(special, derivs, zero) * torch.where(special, g, zero)
             gy = torch.where(special, zero, g)
-            return gx, gy, None, None, None, None, None
+            return gx, gy, None, None, None
 
     _SPECIALS = Specials
     return Specials
+
+
+def _fill(torch: Any, x: Any, neg: float, pos: float) -> Any:
+    """``neg`` where x < 0, ``pos`` where x > 0, NaN elsewhere (x NaN)."""
+    out = torch.where(x < 0, torch.full_like(x, neg), torch.full_like(x, float("nan")))
+    return torch.where(x > 0, torch.full_like(x, pos), out)
 
 
 def _wrapped(x: Any) -> bool:
@@ -178,6 +179,7 @@ def _wrapped(x: Any) -> bool:
 
 
 _FUSED: Dict[Any, Any] = {}
+TORCH_OPS: list = []  # the backend's ops, set when it loads
 
 
 def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str, ...]) -> Any:
@@ -197,7 +199,8 @@ def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str
     class Fused(torch.autograd.Function):
         @staticmethod
         def forward(x: Any, values: Tuple[Any, ...]) -> Any:
-            y = forward_formula(x, ops, **dict(zip(names, values)))
+            # the ops through a module global: dynamo wraps objects it can name
+            y = forward_formula(x, TORCH_OPS[0], **dict(zip(names, values)))
             return y.view_as(y) if y is x else y  # the input itself cannot be the output
 
         @staticmethod
@@ -211,7 +214,7 @@ def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str
             x, *tensors = ctx.saved_tensors
             it = iter(tensors)
             values = [next(it) if v is None else v for v in ctx.numbers]
-            return g * grad_formula(x, ops, **dict(zip(names, values))), None
+            return g * grad_formula(x, TORCH_OPS[0], **dict(zip(names, values))), None
 
     Fused.__name__ = Fused.__qualname__ = f"Fused_{spec.name}"
     _FUSED[(spec.name, names)] = (spec, Fused)
@@ -235,7 +238,9 @@ class TorchBackend(_base.Backend):
     def _make_ops(self) -> Ops:
         # made eagerly: dynamo traces no class definition
         _specials_function(self.fw)
-        return TorchOps(self.fw)
+        ops = TorchOps(self.fw)
+        TORCH_OPS[:] = [ops]
+        return ops
 
     @property
     def _probes(self) -> Dict[Any, bool]:
@@ -288,13 +293,12 @@ class TorchBackend(_base.Backend):
             special = ~t.isfinite(x) if full else t.isnan(x)
             y = impl(t.where(special, t.zeros((), dtype=x.dtype, device=x.device), x), **p)
             lm, lp = (lim[0], lim[2]) if full else (float("nan"),) * 2
-            filled = t.where(x < 0, t.full_like(x, lm), t.full_like(x, float("nan")))
-            filled = t.where(x > 0, t.full_like(x, lp), filled)
-            return t.where(special, filled, y)
+            return t.where(special, _fill(t, x, lm, lp), y)
         special = ~t.isfinite(x) if full else t.isnan(x)
         y = impl(t.where(special, t.zeros((), dtype=x.dtype, device=x.device), x), **p)
         lm, dm, lp, dp = lim if full else (float("nan"),) * 4
-        return _specials_function(t).apply(x, y, lm, dm, lp, dp, full)
+        values, derivs = _fill(t, x, lm, lp), _fill(t, x, dm, dp)
+        return _specials_function(t).apply(x, y, values, derivs, special)
 
     def fix_inplace(self, x: Any, impl: Any, p: Any, lim: Any) -> Any:
         """An in-place kernel with the special-value guard (values only: in-place

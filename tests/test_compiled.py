@@ -1,0 +1,72 @@
+"""torch's ``compiled`` kernel (``torch.compile`` of the formula, inductor's
+generated C++) against the reference, for every element-wise activation and
+parameter set, forward and gradient.
+
+One inductor compile costs seconds, so instead of one case per input class
+(the matrix's way) every activation gets ONE float32 input holding every input
+class, differentiated once: one compile of the forward and backward graphs per
+activation. Half precision runs the same float32 code and rounds once (the
+runner does it, as for every kernel); float64 compiles are left to ``polyact
+check --kernel compiled``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import polyact
+from polyact import check
+from polyact._inputs import GRID_CLASSES, away_from_kinks
+from polyact._numerics import within_contract
+from polyact._refcache import reference
+
+from .conftest import BACKENDS
+
+if "torch" not in BACKENDS:
+    pytest.skip("torch backend not under test in this environment", allow_module_level=True)
+
+import torch
+
+DTYPE = "float32"
+
+
+def _cases():
+    out = []
+    for name in polyact.list_activations():
+        spec = polyact.get_spec(name)
+        if not spec.elementwise or "compiled" not in polyact.kernels(name, "torch"):
+            continue
+        for params in check.param_sets(spec):
+            out.append(pytest.param(name, params, id=f"{name}{check.param_id(params)}"))
+    return out
+
+
+@pytest.mark.skipif(
+    not polyact.kernels("relu", "torch")["compiled"].supports(DTYPE), reason="no C++ compiler"
+)
+@pytest.mark.parametrize(("name", "params"), _cases())
+def test_compiled_kernel_meets_the_contract(name, params):
+    spec = polyact.get_spec(name)
+    classes = [c for c in GRID_CLASSES if c != "kinks" or spec.kinks]
+    parts = [check.case_inputs(spec, params, c, DTYPE) for c in classes]
+    x = np.concatenate(parts)
+    b = polyact.get_backend("torch")
+    f = polyact.get_function(name, "torch", kernel="compiled", **params)
+    y, g = b.value_and_grad(f, b.from_numpy(x, DTYPE))
+    assert y.dtype == g.dtype == torch.float32 and tuple(y.shape) == x.shape
+    y, g = y.double().numpy(), g.double().numpy()
+    xf = x.astype(np.float64)
+    kinks = spec.kink_points(spec.bind(dict(params)))
+    ok_y = within_contract(y, reference(spec, params, x, DTYPE, "value"), xf, DTYPE)
+    ok_g = within_contract(g, reference(spec, params, x, DTYPE, "grad"), xf, DTYPE, grad=True)
+    ok_g |= ~away_from_kinks(xf, kinks)
+    bad = []
+    start = 0
+    for cls, part in zip(classes, parts):
+        sl = slice(start, start + part.size)
+        start += part.size
+        for what, ok, v in (("forward", ok_y, y), ("gradient", ok_g, g)):
+            for i in np.flatnonzero(~ok[sl])[:3]:
+                bad.append(f"{what} {cls}: x={float(xf[sl][i])!r} got={float(v[sl][i])!r}")
+    assert not bad, f"{name}{check.param_id(params)} compiled:\n" + "\n".join(bad)

@@ -1,0 +1,310 @@
+"""Kernels and their selection: the kernel kinds every element-wise activation
+has, capability flags, ``kernel="auto"`` (calibration table, fallback order,
+trainable parameters, export mode), ``use_kernel`` scopes (nesting, threads,
+asyncio tasks), ``POLYACT_KERNEL``, the memory fused kernels save, and every
+torch kernel under ``torch.compile(fullgraph=True)``. Values are checked by the
+consistency matrix (tests/test_reference.py) for every kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+import polyact as pa
+from polyact import check, selection
+
+from .conftest import BACKENDS
+
+if "torch" not in BACKENDS:
+    pytest.skip("torch backend not under test in this environment", allow_module_level=True)
+
+import torch
+
+ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
+
+
+@pytest.fixture
+def no_calibration(monkeypatch):
+    monkeypatch.setattr(selection, "_ranking", lambda backend, dtype, name: None)
+    monkeypatch.delenv("POLYACT_KERNEL", raising=False)
+
+
+@pytest.fixture
+def spy(monkeypatch):
+    """A user kernel on torch mish that counts its calls."""
+    monkeypatch.delenv("POLYACT_KERNEL", raising=False)
+    calls = []
+
+    def impl(x):
+        calls.append(1)
+        return torch.nn.functional.mish(x)
+
+    pa.register_kernel("mish", "torch", "spy", impl, override=True)
+    yield calls
+    pa.registry._kernels.pop(("mish", "torch"), None)
+
+
+# ----------------------------------------------------------------- kinds and flags
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_every_elementwise_activation_has_fused_and_compiled_kernels(name):
+    table = pa.kernels(name, "torch")
+    assert {"composed", "fused", "compiled"} <= set(table)
+    fused, composed = table["fused"], table["composed"]
+    assert fused.kind == "fused" and not fused.onnx and not fused.param_grads and fused.differentiable
+    assert composed.onnx and composed.param_grads and composed.compile_safe
+    assert table["compiled"].kind == "compiled" and not table["compiled"].onnx
+
+
+def test_flags_read_as_words():
+    assert "onnx" in pa.kernels("mish", "torch")["composed"].flags()
+    assert "onnx" not in pa.kernels("mish", "torch")["fused"].flags()
+
+
+# ----------------------------------------------------------------- auto
+def test_auto_fallback_order_without_calibration(no_calibration):
+    assert pa.auto_kernel("mish", "torch") == "native"  # meets the contract
+    assert pa.auto_kernel("gelu", "torch") == "fused"  # torch's gelu does not
+    assert pa.auto_kernel("aria2", "torch") == "fused"  # no native op
+    assert pa.auto_kernel("mish", "numpy") == "fast"  # no fused kernel on NumPy
+
+
+def test_auto_follows_the_calibration_ranking(monkeypatch):
+    monkeypatch.delenv("POLYACT_KERNEL", raising=False)
+    monkeypatch.setattr(
+        selection, "_ranking", lambda b, d, n: ("compiled", "composed") if d == "float64" else None
+    )
+    assert pa.auto_kernel("aria2", "torch", "float64") in ("compiled", "composed")
+    assert pa.auto_kernel("aria2", "torch", "float32") == "fused"
+    monkeypatch.setattr(selection, "_ranking", lambda b, d, n: ("native", "composed"))
+    assert (
+        pa.auto_kernel("gelu", "torch") == "composed"
+    )  # a ranked kernel that breaks the contract is skipped
+
+
+def test_shipped_calibration_names_only_existing_kernels():
+    from polyact import _calibration
+
+    table = _calibration.load()
+    for backend, per_dtype in table.get("rankings", {}).items():
+        if backend not in BACKENDS:
+            continue
+        for name_kernels in per_dtype.values():
+            for name, ranked in name_kernels.items():
+                assert set(ranked) <= set(pa.kernels(name, backend)), (backend, name, ranked)
+
+
+def test_auto_resolves_per_dtype_and_remembers(no_calibration):
+    f = pa.get_function("aria2", "torch")
+    x = torch.linspace(-3, 3, 7)
+    for dt in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+        y = f(x.to(dt))
+        assert y.dtype == dt
+        ref = pa.get_function("aria2", "torch", kernel="composed")(x.to(dt))
+        torch.testing.assert_close(y, ref)
+
+
+def test_trainable_modules_never_get_kernels_without_parameter_gradients(no_calibration):
+    m = pa.get_activation("soft_exponential", "torch")  # alpha trainable
+    assert pa.auto_kernel("soft_exponential", "torch", trainable=True) == "composed"
+    x = torch.linspace(-2, 2, 9)
+    m(x).sum().backward()
+    assert m.alpha.grad is not None and m.alpha.grad.item() != 0.0
+    with pytest.raises(pa.ActivationError, match="does not differentiate the trainable"):
+        pa.get_activation("soft_exponential", "torch", kernel="fused")
+
+
+def test_function_with_a_differentiated_parameter_avoids_fused(no_calibration):
+    f = pa.get_function("soft_exponential", "torch")
+    a = torch.tensor(0.5, requires_grad=True)
+    y = f(torch.linspace(-1, 1, 5), alpha=a)
+    (g,) = torch.autograd.grad(y.sum(), a)
+    assert g.item() != 0.0
+
+
+# ----------------------------------------------------------------- scopes and env
+def test_use_kernel_scopes_nest_and_explicit_kernels_win(spy):
+    act = pa.get_activation("mish", "torch")
+    x = torch.randn(4)
+    act(x)
+    assert not spy
+    with pa.use_kernel("spy"):
+        act(x)
+        assert len(spy) == 1
+        with pa.use_kernel("composed"):
+            act(x)
+        assert len(spy) == 1
+        act(x)
+        assert len(spy) == 2
+        pa.get_activation("mish", "torch", kernel="native")(x)  # explicit: not the scope's
+        assert len(spy) == 2
+        pa.get_activation("aria2", "torch")(x)  # has no "spy": auto as usual
+    act(x)
+    assert len(spy) == 2
+
+
+def test_use_kernel_for_one_backend_only(spy):
+    with pa.use_kernel("spy", backend="jax"):
+        pa.get_activation("mish", "torch")(torch.randn(3))
+    assert not spy
+    with pa.use_kernel("spy", backend="torch"):
+        pa.get_activation("mish", "torch")(torch.randn(3))
+    assert spy
+
+
+def test_use_kernel_is_thread_and_task_local(spy):
+    act = pa.get_activation("mish", "torch")
+    x = torch.randn(3)
+    with pa.use_kernel("spy"):
+        t = threading.Thread(target=act, args=(x,))  # a new thread starts outside the scope
+        t.start()
+        t.join()
+    assert not spy
+
+    async def run(kernel):
+        with pa.use_kernel(kernel):
+            await asyncio.sleep(0)
+            act(x)
+            await asyncio.sleep(0)
+            act(x)
+
+    async def both():
+        await asyncio.gather(run("spy"), run("composed"))
+
+    asyncio.run(both())
+    assert len(spy) == 2
+
+
+def test_unknown_kernel_names_are_refused_with_suggestions(monkeypatch):
+    with pytest.raises(pa.UnknownKernelError, match="Did you mean 'fused'"):
+        with pa.use_kernel("fsued"):
+            pass
+    monkeypatch.setenv("POLYACT_KERNEL", "compield")
+    with pytest.raises(pa.UnknownKernelError, match="compiled"):
+        pa.get_function("aria2", "torch")(torch.randn(3))
+
+
+def test_environment_variable_selects_kernel_and_export_mode(spy, monkeypatch):
+    act = pa.get_activation("mish", "torch")
+    monkeypatch.setenv("POLYACT_KERNEL", "spy")
+    act(torch.randn(3))
+    assert spy
+    monkeypatch.setenv("POLYACT_KERNEL", "export")
+    assert pa.auto_kernel("aria2", "torch") != "fused" or False
+    with pa.use_kernel("composed"):  # a scope wins over the environment
+        spy.clear()
+        act(torch.randn(3))
+        assert not spy
+
+
+def test_export_mode_picks_only_onnx_exportable_kernels(no_calibration):
+    assert pa.auto_kernel("aria2", "torch") == "fused"
+    assert pa.auto_kernel("aria2", "torch", export=True) == "composed"
+    with pa.use_kernel(export=True):
+        with pa.use_kernel("fused"):  # not exportable: the export mode keeps its word
+            k = selection.AutoKernel(
+                pa.get_spec("aria2"),
+                "torch",
+                pa.kernels("aria2", "torch"),
+                {"beta": 0.5, "alpha": 1.0},
+                False,
+            )
+            assert k.pick("float32", "cpu").name == "composed"
+
+
+def test_describe_shows_auto_pick(no_calibration):
+    text = pa.describe("aria2")
+    line = next(s for s in text.splitlines() if s.startswith("    torch "))
+    assert "fused [auto]" in line and "compiled" in line
+
+
+# ----------------------------------------------------------------- memory
+def _saved(f, x):
+    """(the byte sizes of the distinct storages saved for backward, f(x))."""
+    seen = {}
+
+    def pack(t):
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = f(x)
+    return sorted(seen.values()), y
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_fused_kernel_saves_only_its_input(name):
+    spec = pa.get_spec(name)
+    params = dict(check.param_sets(spec)[0])
+    x = torch.linspace(-3, 3, 4096, dtype=torch.float32).requires_grad_(True)
+    fused = pa.get_function(name, "torch", kernel="fused", **params)
+    saved, y = _saved(fused, x)
+    # the input itself, and at most per-channel parameter vectors (a few bytes)
+    assert [n for n in saved if n >= 1024] == [x.nbytes], (
+        f"{name}: fused saved {saved} for a {x.nbytes}-byte input"
+    )
+    (g,) = torch.autograd.grad(y.sum(), x)
+    (want,) = torch.autograd.grad(pa.get_function(name, "torch", kernel="composed", **params)(x).sum(), x)
+    torch.testing.assert_close(g, want, rtol=1e-4, atol=1e-5, equal_nan=True)
+
+
+def test_composed_mish_saves_several_tensors():
+    x = torch.linspace(-3, 3, 4096).requires_grad_(True)
+    saved, _ = _saved(pa.get_function("mish", "torch", kernel="composed"), x)
+    assert len([n for n in saved if n >= x.nbytes]) >= 2
+
+
+# ----------------------------------------------------------------- torch.compile
+def _compile_cases():
+    out = []
+    for name in ELEMENTWISE:
+        for kname, k in pa.kernels(name, "torch").items():
+            # compiled is torch.compile itself (nested: test_compiled_kernel_nests_...)
+            if k.devices is None and k.kind != "compiled":
+                out.append(pytest.param(name, kname, id=f"{name}-{kname}"))
+    return out
+
+
+@pytest.fixture
+def many_compiles():
+    import torch._dynamo
+
+    with torch._dynamo.config.patch(recompile_limit=100000, accumulated_recompile_limit=100000):
+        yield
+
+
+@pytest.mark.usefixtures("many_compiles")
+@pytest.mark.parametrize(("name", "kernel"), _compile_cases())
+def test_every_torch_kernel_traces_without_graph_breaks(name, kernel):
+    """Dynamo's tracing (backend="eager": no code generation) with fullgraph:
+    any graph break raises. Values and gradients match the eager call."""
+    spec = pa.get_spec(name)
+    params = dict(check.param_sets(spec)[0])
+    act = pa.get_function(name, "torch", kernel=kernel, **params)  # trainable values as numbers
+    compiled = torch.compile(act, fullgraph=True, backend="eager")
+    x = torch.linspace(-4, 4, 33, dtype=torch.float32).requires_grad_(True)
+    y = compiled(x)
+    want = act(x)
+    torch.testing.assert_close(y, want, rtol=1e-6, atol=1e-7, equal_nan=True)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    (gw,) = torch.autograd.grad(want.sum(), x)
+    torch.testing.assert_close(g, gw, rtol=1e-6, atol=1e-7, equal_nan=True)
+
+
+def test_compiled_kernel_nests_in_torch_compile():
+    act = pa.get_activation("mish", "torch", kernel="compiled")
+    x = torch.randn(64)
+    torch.testing.assert_close(torch.compile(act, fullgraph=True, backend="eager")(x), act(x))
+
+
+def test_auto_under_torch_compile_traces_the_composed_formula():
+    act = pa.get_activation("aria2", "torch")
+    compiled = torch.compile(act, fullgraph=True, backend="eager")
+    x = torch.randn(16)
+    torch.testing.assert_close(compiled(x), act(x))
+
+
+def test_numpy_inputs_still_flow():
+    assert float(pa.get_function("mish", "numpy")(np.float64(1.0))) == pytest.approx(0.8650983882673103)
