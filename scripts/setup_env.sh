@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-MAIN_REQS=(numpy scipy "torch==2.13.0" jax jaxlib flax mpmath gmpy2 ml_dtypes pytest hypothesis ruff)
+MAIN_REQS=(numpy scipy "torch==2.13.0" "triton==3.9.0" jax jaxlib flax mpmath gmpy2 ml_dtypes pytest hypothesis ruff)
 MGE_REQS=("megengine==1.13.0" "numpy<2" "setuptools<70" scipy mpmath gmpy2 ml_dtypes pytest hypothesis)
 
 stamp_ok() {  # $1 venv dir, $2 content
@@ -20,7 +20,7 @@ pyproject_hash() { sha1sum pyproject.toml | cut -c1-12; }
 setup_main() {
   local venv=.venv key
   key="main|${MAIN_REQS[*]}|$(pyproject_hash)"
-  if stamp_ok "$venv" "$key" && "$venv/bin/python" -c "import polyact, torch, jax, flax, mpmath" 2>/dev/null; then
+  if stamp_ok "$venv" "$key" && "$venv/bin/python" -c "import polyact, torch, triton, jax, flax, mpmath" 2>/dev/null; then
     echo "[setup] $venv is up to date"; return 0
   fi
   local py=${PYTHON311:-}
