@@ -120,7 +120,7 @@ def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = 
     for b, ds in table["rankings"].items():
         for d, acts in ds.items():
             rankings.setdefault(b, {}).setdefault(d, {}).update(acts)
-        sources[b] = {
+        sources[b] = (table.get("sources") or {}).get(b) or {
             "measured": table.get("measured"),
             "machine": table.get("machine"),
             "size": table.get("size"),
