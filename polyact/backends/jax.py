@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import numbers
 import sys
-from typing import Any, Dict, Optional, Tuple
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -154,38 +156,146 @@ class JaxOps(Ops):
 _SPECIALS: Dict[Any, Any] = {}
 
 
-def _specials(jax: Any, lim: Tuple[float, float, float, float], full: bool) -> Any:
-    """``fix(x, y)``: ``where(special, L(x), y)`` whose derivative at special
-    inputs is the limit derivative (NaN at NaN), see :mod:`polyact._limits`."""
-    key = (tuple(repr(v) for v in lim), full)  # NaN != NaN: key on the text
-    fn = _SPECIALS.get(key)
+def _specials(jax: Any, full: bool) -> Any:
+    """``fix(x, y, lim)``: ``where(special, L(x), y)`` whose derivative at special
+    inputs is the limit derivative (NaN at NaN), see :mod:`polyact._limits`.
+    ``lim`` = (f(-inf), f'(-inf), f(+inf), f'(+inf)) may be traced values: new
+    limits do not recompile."""
+    fn = _SPECIALS.get(full)
     if fn is not None:
         return fn
     jnp = jax.numpy
-    lm, dm, lp, dp = lim
 
     def special(x: Any) -> Any:
         return ~jnp.isfinite(x) if full else jnp.isnan(x)
 
-    def fill(x: Any, neg: float, pos: float) -> Any:
+    def fill(x: Any, neg: Any, pos: Any) -> Any:
         return jnp.where(x > 0, pos, jnp.where(x < 0, neg, jnp.nan)).astype(x.dtype)
 
     @jax.custom_vjp
-    def fix(x: Any, y: Any) -> Any:
-        return jnp.where(special(x), fill(x, lm, lp), y)
+    def fix(x: Any, y: Any, lim: Any) -> Any:
+        return jnp.where(special(x), fill(x, lim[0], lim[2]), y)
 
-    def fwd(x: Any, y: Any) -> Any:
-        return fix(x, y), x
+    def fwd(x: Any, y: Any, lim: Any) -> Any:
+        return fix(x, y, lim), (x, lim)
 
-    def bwd(x: Any, g: Any) -> Any:
+    def bwd(res: Any, g: Any) -> Any:
+        x, lim = res
         s = special(x)
         zero = jnp.zeros_like(g)
         # double where: no 0 * inf in the derivative of this VJP (second order)
-        return jnp.where(s, fill(x, dm, dp), zero) * jnp.where(s, g, zero), jnp.where(s, zero, g)
+        gx = jnp.where(s, fill(x, lim[1], lim[3]), zero) * jnp.where(s, g, zero)
+        return gx, jnp.where(s, zero, g), jax.tree_util.tree_map(jnp.zeros_like, lim)
 
     fix.defvjp(fwd, bwd)
-    _SPECIALS[key] = fix
+    _SPECIALS[full] = fix
     return fix
+
+
+def _static_key(value: Any) -> Any:
+    """A hashable key telling Python parameter values apart (-0.0 from 0.0,
+    NaN equal to itself, 1 from 1.0)."""
+    if isinstance(value, (numbers.Real, np.generic)):
+        return (type(value).__name__, repr(value))
+    try:
+        hash(value)
+    except TypeError:  # a list or other unhashable constant: its text
+        return (type(value).__name__, repr(value))
+    return (type(value).__name__, value)
+
+
+def _split_params(p: Mapping[str, Any]) -> Tuple[Tuple[Tuple[str, Any], ...], Any, Dict[str, Any]]:
+    """(static items, their hashable key, traced items) of a parameter dict:
+    Python numbers (and other non-arrays) stay Python values, since formulas may
+    branch on them (``if b > 0``); arrays, tracers and noise are traced."""
+    static = []
+    traced: Dict[str, Any] = {}
+    for k, v in p.items():
+        if hasattr(v, "shape") and not isinstance(v, np.generic):
+            traced[k] = v
+        else:
+            static.append((k, v))
+    items = tuple(static)
+    return items, tuple((k, _static_key(v)) for k, v in items), traced
+
+
+_NAN4 = (float("nan"),) * 4
+
+
+class _LRU:
+    """A small least-recently-used cache (compiled functions per parameter set)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: OrderedDict[Any, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        with self.lock:
+            hit = self.data.get(key)
+            if hit is not None:
+                self.data.move_to_end(key)
+                return hit
+        value = make()
+        with self.lock:
+            self.data[key] = value
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+        return value
+
+
+def _fused_impl(jax: Any, ops: Ops, spec: ActivationSpec) -> Callable[..., Any]:
+    """The fused kernel of ``spec``: forward ``(spec.fast or spec.fn)``, backward
+    ``g * spec.grad(x)`` from the saved input. Array parameters (trainable,
+    per-channel, noise) get their cotangents from the formula's VJP, recomputed
+    in backward; Python-number parameters are constants of the function."""
+    forward, grad, fn = spec.fast or spec.fn, spec.grad, spec.fn
+    cache = _LRU(256)
+
+    def make(static: Tuple[Tuple[str, Any], ...]) -> Any:
+        consts = dict(static)
+
+        @jax.custom_vjp
+        def f(x: Any, arrays: Dict[str, Any]) -> Any:
+            return forward(x, ops, **consts, **arrays)
+
+        def f_fwd(x: Any, arrays: Dict[str, Any]) -> Any:
+            return f(x, arrays), (x, arrays)
+
+        def f_bwd(res: Any, g: Any) -> Any:
+            x, arrays = res
+            gx = g * grad(x, ops, **consts, **arrays)
+            if not arrays:
+                return gx, arrays
+            _, vjp = jax.vjp(lambda a: fn(x, ops, **consts, **a), arrays)
+            (ga,) = vjp(g)
+            return gx, ga
+
+        f.defvjp(f_fwd, f_bwd)
+        return f
+
+    def fused(x: Any, **p: Any) -> Any:
+        static, key, arrays = _split_params(p)
+        return cache.get(key, lambda: make(static))(x, arrays)
+
+    return fused
+
+
+def _compiled_impl(jax: Any, ops: Ops, spec: ActivationSpec) -> Callable[..., Any]:
+    """The compiled kernel of ``spec``: ``jax.jit`` of the composed formula, array
+    parameters traced (new values reuse the compilation), Python numbers baked in."""
+    fn = spec.fn
+    cache = _LRU(256)
+
+    def make(static: Tuple[Tuple[str, Any], ...]) -> Any:
+        consts = dict(static)
+        return jax.jit(lambda x, arrays: fn(x, ops, **consts, **arrays))
+
+    def compiled(x: Any, **p: Any) -> Any:
+        static, key, arrays = _split_params(p)
+        return cache.get(key, lambda: make(static))(x, arrays)
+
+    return compiled
 
 
 class JaxBackend(_base.Backend):
@@ -195,6 +305,14 @@ class JaxBackend(_base.Backend):
     framework = "jax"
     install = "pip install jax flax"
     default_channel_axis = -1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._tables: Dict[int, Tuple[ActivationSpec, Dict[str, Kernel]]] = {}
+        self._jit_kinds: Dict[int, Tuple[Any, Optional[str]]] = {}
+        self._cores = _LRU(1024)
+        self._fixes: Dict[bool, Any] = {}
 
     def _make_ops(self) -> Ops:
         return JaxOps(self.fw)
@@ -256,12 +374,105 @@ class JaxBackend(_base.Backend):
         return float(a.reshape(-1)[0]) if a.size == 1 else None
 
     def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
-        jnp = self.fw.numpy
+        # one jitted computation (guard + kernel) per kernel, parameter set and
+        # dtype/shape; kernels that are not compile-safe run eagerly around the
+        # jitted fix-up. Limits are traced, so new parameter arrays never recompile.
         full = lim is not None
+        lim_args = tuple(float(v) for v in lim) if full else _NAN4
+        core = self._core(impl, full, p)
+        if core is not None:
+            fn, arrays = core
+            return fn(x, arrays, lim_args)
+        jnp = self.fw.numpy
         special = ~jnp.isfinite(x) if full else jnp.isnan(x)
         y = impl(jnp.where(special, jnp.zeros((), x.dtype), x), **p)
-        nan = float("nan")
-        return _specials(self.fw, tuple(lim) if full else (nan, nan, nan, nan), full)(x, y)
+        return self._fix(full)(x, y, lim_args)
+
+    def _fix(self, full: bool) -> Any:
+        fn = self._fixes.get(full)
+        if fn is None:
+            fn = self._fixes[full] = self.fw.jit(_specials(self.fw, full))
+        return fn
+
+    def _core(self, impl: Any, full: bool, p: Mapping[str, Any]) -> Optional[Tuple[Any, Dict[str, Any]]]:
+        """(jitted guard + ``impl``, its traced parameters), or None when ``impl``
+        is not a compile-safe kernel."""
+        entry = self._jit_kinds.get(id(impl))
+        if entry is None or entry[0] is not impl:
+            entry = (impl, self._jit_kind(impl))
+            with self._lock:
+                if len(self._jit_kinds) > 4096:
+                    self._jit_kinds.clear()
+                self._jit_kinds[id(impl)] = entry
+        kind = entry[1]
+        if kind is None:
+            return None
+        static, key, arrays = _split_params(p)
+        jax = self.fw
+
+        def make() -> Any:
+            jnp = jax.numpy
+            fix = _specials(jax, full)
+            consts = dict(static)
+
+            def body(x: Any, arrs: Dict[str, Any], lim: Any) -> Any:
+                special = ~jnp.isfinite(x) if full else jnp.isnan(x)
+                y = impl(jnp.where(special, jnp.zeros((), x.dtype), x), **consts, **arrs)
+                return fix(x, y, lim)
+
+            if kind == "fused":  # keep only the input for backward (the mask is recomputed)
+                body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
+            return (impl, jax.jit(body))
+
+        hit = self._cores.get((id(impl), full, key), make)
+        if hit[0] is not impl:  # an id reused by a new function: replace the stale entry
+            hit = make()
+            self._cores.data[(id(impl), full, key)] = hit
+        return hit[1], arrays
+
+    def _jit_kind(self, impl: Any) -> Optional[str]:
+        """The kind of the compile-safe kernel whose impl is ``impl``, or None."""
+        for table in (*(t for _, t in self._tables.values()), *self._user_tables()):
+            for k in table.values():
+                if k.impl is impl:
+                    return k.kind if k.compile_safe else None
+        return None
+
+    def _user_tables(self) -> Any:
+        from .. import registry
+
+        return [t for (_, b), t in list(registry._kernels.items()) if b == NAME]
+
+    def builtin_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
+        # built once per spec: stable impls keep their jitted guards
+        hit = self._tables.get(id(spec))
+        if hit is None or hit[0] is not spec:
+            hit = (spec, super().builtin_kernels(spec))
+            with self._lock:
+                self._tables[id(spec)] = hit
+        return dict(hit[1])
+
+    def extra_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
+        jax, ops = self.fw, self.ops
+        out: Dict[str, Kernel] = {}
+        if spec.grad is not None:
+            out["fused"] = Kernel(
+                "fused",
+                NAME,
+                "fused",
+                _fused_impl(jax, ops, spec),
+                onnx=False,
+                note="jax.custom_vjp: saves only the input, backward from the closed-form derivative",
+            )
+        out["compiled"] = Kernel(
+            "compiled",
+            NAME,
+            "compiled",
+            _compiled_impl(jax, ops, spec),
+            onnx=False,
+            note="jax.jit of the formula",
+        )
+        return out
 
     def _cast_param(self, value: Any, like: Any) -> Any:
         if _is_scalar(value) or not self.owns(value):

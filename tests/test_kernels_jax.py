@@ -1,0 +1,130 @@
+"""Every JAX kernel of every element-wise activation under the transformations:
+``jax.jit``, ``jax.grad`` (of the sum) and ``jax.vmap`` give the eager values;
+fused kernels keep exactly one input-sized residual for backward (composed ones
+at least that) and agree with the composed kernel. Stochastic activations run in
+evaluation mode (plain functions default to it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import polyact
+
+from .conftest import make_fn, required_params
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+ELEMENTWISE = [n for n in polyact.list_activations() if polyact.get_spec(n).elementwise]
+# one fixed shape (compilations are reused) that avoids the usual kinks (0, +-0.5, +-1)
+X = np.linspace(-3.7, 3.3, 32).reshape(4, 8)
+TOL = {"rtol": 2e-5, "atol": 1e-6, "equal_nan": True}
+
+
+def _fused_names():
+    return [n for n in ELEMENTWISE if "fused" in polyact.kernels(n, "jax")]
+
+
+def _np(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64)
+
+
+def _input_sized(vjp, shape) -> int:
+    """How many arrays of ``shape`` a VJP closure keeps for backward."""
+    return sum(1 for leaf in jax.tree_util.tree_leaves(vjp) if getattr(leaf, "shape", None) == shape)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_kernels_under_jit_grad_vmap(name):
+    """Per activation (compilations are shared): every kernel under jit of vmap
+    of grad gives its eager values and gradients; fused keeps one input-sized
+    residual and agrees with composed."""
+    x = jnp.asarray(X, dtype=jnp.float32)
+    fns = {k: make_fn(name, "jax", kernel=k) for k in polyact.kernels(name, "jax")}
+    eager, residuals = {}, {}
+    for k, f in fns.items():  # eager value and gradient (the plain call: test_backend_jax, test_reference)
+        y, vjp = jax.vjp(f, x)
+        (g,) = vjp(jnp.ones_like(y))
+        eager[k] = (_np(y), _np(g))
+        residuals[k] = _input_sized(vjp, x.shape)
+        assert eager[k][0].shape == X.shape, k
+
+    def transformed(v):
+        out = {}
+        for k, f in fns.items():
+
+            def loss(r, f=f):
+                y = f(r)
+                return y.sum(), y
+
+            # per row: vmap maps the value and the gradient of the sum
+            out[k] = jax.vmap(jax.grad(loss, has_aux=True))(v)
+        return out
+
+    # jit of vmap of grad, for every kernel at once: one compilation
+    for k, (g_t, y_t) in jax.jit(transformed)(x).items():
+        y, g = eager[k]
+        np.testing.assert_allclose(_np(y_t), y, **TOL, err_msg=f"{k}: jit(vmap(f))")
+        np.testing.assert_allclose(_np(g_t), g, **TOL, err_msg=f"{k}: jit(vmap(grad))")
+
+    assert residuals["composed"] >= 1
+    if "fused" in fns:
+        assert residuals["fused"] == 1
+        (yf, gf), (yc, gc) = eager["fused"], eager["composed"]
+        np.testing.assert_allclose(yf, yc, rtol=1e-5, atol=1e-6, equal_nan=True)
+        np.testing.assert_allclose(gf, gc, rtol=1e-4, atol=1e-6, equal_nan=True)
+
+
+def test_fused_and_compiled_flags():
+    for name in ELEMENTWISE:
+        table = polyact.kernels(name, "jax")
+        assert "compiled" in table, name
+        assert ("fused" in table) == (polyact.get_spec(name).grad is not None), name
+        for k in ("fused", "compiled"):
+            if k in table:
+                assert table[k].kind == k and not table[k].onnx and table[k].compile_safe, (name, k)
+
+
+def test_fused_parameter_gradients_match_composed():
+    """Array parameters (trainable ones) get their cotangents through the fused kernel."""
+    x = jnp.asarray(X, dtype=jnp.float32)
+    for name in _fused_names():
+        spec = polyact.get_spec(name)
+        base = spec.bind(required_params(name))
+        # trainable parameters are tensors in modules: their formulas take traced values
+        keys = [k for k, v in base.items() if isinstance(v, float) and spec.params[k].trainable]
+        if not keys:
+            continue
+        fused = make_fn(name, "jax", kernel="fused")
+        composed = make_fn(name, "jax", kernel="composed")
+
+        def both(p, fused=fused, composed=composed):
+            return {
+                "fused": jax.grad(lambda q: fused(x, **q).sum())(p),
+                "composed": jax.grad(lambda q: composed(x, **q).sum())(p),
+            }
+
+        grads = jax.jit(both)({k: jnp.float32(base[k]) for k in keys})
+        for k in keys:
+            np.testing.assert_allclose(
+                _np(grads["fused"][k]), _np(grads["composed"][k]), rtol=1e-4, atol=1e-5, err_msg=f"{name}.{k}"
+            )
+
+
+def test_new_parameter_values_and_arrays():
+    """Python-number parameters give their own values; array parameters are
+    traced (a new value reuses the compiled guard)."""
+    x = jnp.asarray(X, dtype=jnp.float32)
+    for kernel in polyact.kernels("elu", "jax"):
+        f = polyact.get_function("elu", "jax", kernel=kernel)
+        for a in (0.5, 2.0):
+            want = np.where(X > 0, X, a * np.expm1(X))
+            np.testing.assert_allclose(_np(f(x, alpha=a)), want, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(_np(f(x, alpha=jnp.float32(a))), want, rtol=1e-5, atol=1e-6)
+    # special values stay the limits with traced parameters: elu(-inf) = -alpha
+    f = polyact.get_function("elu", "jax", kernel="fused")
+    s = jnp.asarray([-jnp.inf, jnp.inf, jnp.nan], dtype=jnp.float32)
+    np.testing.assert_array_equal(_np(f(s, alpha=jnp.float32(2.0))), [-2.0, np.inf, np.nan])
+    g = _np(jax.grad(lambda v: f(v, alpha=jnp.float32(2.0)).sum())(s))
+    np.testing.assert_array_equal(g, [0.0, 1.0, np.nan])
