@@ -36,7 +36,7 @@ from ._numerics import FORMATS, round_array
 __all__ = ["cache_dir", "fingerprint", "reference"]
 
 #: bump when the way references are computed changes (invalidates every entry)
-VERSION = 5
+VERSION = 6
 _ORACLE_MIN = 4096  # grids at least this big, in a 16-bit dtype, use the float64 oracle
 _MIDPOINT_REL = 2.0**-30  # oracle values closer than this (relative) to a midpoint go to mpmath
 _SAMPLE = 96  # points of an oracle grid cross-checked against mpmath

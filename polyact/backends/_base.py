@@ -165,7 +165,18 @@ class Backend:
 
     def builtin_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
         """The kernels every (spec, backend) pair has: ``native`` where the spec
-        declares one for this backend, and ``composed`` always."""
+        declares one for this backend, ``composed`` always, ``fast`` where the
+        spec has a cheaper formula, and the backend's :meth:`extra_kernels`.
+        Built once per spec (a new dict each call)."""
+        cache = self.__dict__.setdefault("_kernel_tables", {})
+        hit = cache.get(spec.name)
+        if hit is not None and hit[0] is spec:
+            return dict(hit[1])
+        table = self._build_kernels(spec)
+        cache[spec.name] = (spec, table)
+        return dict(table)
+
+    def _build_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
         out: Dict[str, Kernel] = {}
         # the framework and ops are resolved here, once: a kernel call does no
         # lazy import (torch.compile traces it without graph breaks)
@@ -250,6 +261,7 @@ class Backend:
 
         layout = self._layout
         guard, guarded, limits_of = self.guard_specials and spec.elementwise, self._guarded, self._limits
+        all_finite = self._all_finite
 
         gated = spec.kind == "gated"
         noise, draw = spec.noise, self.draw
@@ -270,9 +282,8 @@ class Backend:
                 p[k] = chan(p[k], xc, axis)
             if noise is not None and rng is not None:
                 p["noise"] = draw(noise, xc, rng)
-            if guard:
-                lim = limits_of(spec, params)
-                y = guarded(impl, xc, p, lim)
+            if guard and not all_finite(xc):
+                y = guarded(impl, xc, p, limits_of(spec, params))
             else:
                 y = impl(xc, **p)
             return demote(y, dt) if dt in HALF else y
@@ -310,6 +321,11 @@ class Backend:
 
     #: whether kernels run behind the special-value guard (see :mod:`polyact._limits`)
     guard_specials: bool = True
+
+    def _all_finite(self, x: Any) -> bool:
+        """A cheap eager check that every element of ``x`` is finite (then the
+        kernel runs without the guard); False when it cannot tell cheaply."""
+        return False
 
     def _limits(self, spec: ActivationSpec, params: Mapping[str, Any]) -> Any:
         """The special-value limits for a call with ``params`` (see :func:`limits_for`)."""

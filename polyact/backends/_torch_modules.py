@@ -28,23 +28,30 @@ class PolyactModule(nn.Module):
         options: Dict[str, Any],
     ) -> None:
         super().__init__()
-        self.kernel = kernel.name
-        self.inplace = bool(options.get("inplace", False))
-        if self.inplace and kernel.inplace is None:
+        inplace = bool(options.get("inplace", False))
+        if inplace and kernel.inplace is None:
             raise ActivationError(
                 f"{spec.name} has no in-place kernel on torch (kernel {kernel.name!r}). In-place "
                 "variants exist where torch has a native in-place op; build it without inplace=True."
             )
         state = _base.module_state(backend, spec, params, options)
-        self.channel_axis, self.num_channels = state.channel_axis, state.num_channels
-        self._fixed: Dict[str, Any] = state.fixed
-        self._trainable = spec.trainable
+        # plain attributes straight into __dict__: nn.Module.__setattr__ costs
+        # about a microsecond each (get_activation is on the hot path of model
+        # construction)
+        self.__dict__.update(
+            kernel=kernel.name,
+            inplace=inplace,
+            channel_axis=state.channel_axis,
+            num_channels=state.num_channels,
+            _fixed=state.fixed,
+            _trainable=spec.trainable,
+            # stochastic: noise in training mode only, from a generator seeded with
+            # ``seed`` (one per device, made on first use) or torch's global one
+            _seed=options.get("seed"),
+            _generators={},
+        )
         for k, v in state.trainable.items():
             setattr(self, k, nn.Parameter(torch.tensor(v, dtype=torch.float32)))
-        # stochastic: noise in training mode only, from a generator seeded with
-        # ``seed`` (one per device, made on first use) or torch's global one
-        self._seed = options.get("seed")
-        self._generators: Dict[Any, Any] = {}
         self._bind(backend, kernel)
 
     def _rng(self, x: torch.Tensor) -> Any:
@@ -56,9 +63,11 @@ class PolyactModule(nn.Module):
         return gen
 
     def _bind(self, backend: Any, kernel: Kernel) -> None:
-        self._run = backend.runner(self.spec, kernel.impl, {"channel_axis": self.channel_axis})
-        self._inplace_impl = kernel.inplace
-        self._backend = backend
+        self.__dict__.update(
+            _run=backend.runner(self.spec, kernel.impl, {"channel_axis": self.channel_axis}),
+            _inplace_impl=kernel.inplace,
+            _backend=backend,
+        )
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()

@@ -243,6 +243,15 @@ def _scalar_fn(spec: ActivationSpec, p: Mapping[str, Any]) -> Any:
     return f
 
 
+def _scalar_grad(spec: ActivationSpec, p: Mapping[str, Any], o: Any) -> Any:
+    def g(t: Any) -> Any:
+        arr = np.empty((), dtype=object)
+        arr[()] = t
+        return np.asarray(spec.grad(arr, o, **p), dtype=object).item()
+
+    return g
+
+
 def _central(f: Any, t: Any) -> Any:
     """d f / d t at high precision (relative step, extra digits)."""
     mp = _mp()
@@ -277,6 +286,10 @@ def derivative(
                         continue
                     except (ZeroDivisionError, ValueError):  # a removable point: the quotient
                         pass
+                elif mp.isinf(t) and not mp.isnan(limit_at_infinity(f, t)):
+                    # the closed form's own limit (NaN where it oscillates, as snake's)
+                    out[idx] = limit_at_infinity(_scalar_grad(spec, pm, o), t)
+                    continue
                 out[idx] = _deriv_point(f, t)
         return out
     for idx, t in np.ndenumerate(xm):

@@ -8,6 +8,7 @@ accept ``inplace=True`` where a native in-place kernel exists.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -169,13 +170,31 @@ def _fill(torch: Any, x: Any, neg: float, pos: float) -> Any:
     return torch.where(x > 0, torch.full_like(x, pos), out)
 
 
+def _export_flag(torch: Any) -> Any:
+    """A cheap ``torch.onnx.is_in_onnx_export()`` (which imports two modules per
+    call): the same two flags read directly, or the function itself when
+    torch's private layout differs."""
+    try:
+        from torch.onnx._internal.exporter import _flags
+        from torch.onnx._internal.torchscript_exporter._globals import GLOBALS
+
+        def exporting() -> bool:
+            return bool(GLOBALS.in_onnx_export or _flags._is_onnx_exporting)
+
+        exporting()
+        return exporting
+    except (ImportError, AttributeError):  # pragma: no cover - other torch versions
+        return torch.onnx.is_in_onnx_export
+
+
 def _wrapped(x: Any) -> bool:
     """Whether ``x`` is a torch.func (vmap/grad) wrapper, on which data-dependent
     Python branches are not allowed."""
-    import torch
-
-    check = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    check = _FUNCTORCH_CHECK[0]
     return bool(check(x)) if check is not None else False
+
+
+_FUNCTORCH_CHECK: list = [None]  # torch._C._functorch.is_functorch_wrapped_tensor, set on load
 
 
 _FUSED: Dict[Any, Any] = {}
@@ -237,7 +256,11 @@ class TorchBackend(_base.Backend):
 
     def _make_ops(self) -> Ops:
         # made eagerly: dynamo traces no class definition
-        _specials_function(self.fw)
+        t = self.fw
+        _specials_function(t)
+        self._exporting = _export_flag(t)
+        self._compiling = t.compiler.is_compiling
+        _FUNCTORCH_CHECK[0] = getattr(t._C._functorch, "is_functorch_wrapped_tensor", None)
         ops = TorchOps(self.fw)
         TORCH_OPS[:] = [ops]
         return ops
@@ -280,14 +303,6 @@ class TorchBackend(_base.Backend):
     def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
         t = self.fw
         mode = self._mode()
-        if mode is None and x.device.type == "cpu" and not _wrapped(x):
-            # eager CPU fast path: one reduction says whether every input is
-            # finite (a NaN or +-inf makes the sum non-finite; an overflowing
-            # sum of finite inputs only takes the full guard below)
-            with t.no_grad():
-                finite = bool(t.isfinite(x.sum()))
-            if finite:
-                return impl(x, **p)
         full = lim is not None
         if mode == "export":  # ONNX: plain where ops, no custom autograd function
             special = ~t.isfinite(x) if full else t.isnan(x)
@@ -414,12 +429,22 @@ class TorchBackend(_base.Backend):
         return _base.limits_for(spec, params, self._concrete)
 
     def _mode(self) -> Optional[str]:
-        t = self.fw
-        if t.onnx.is_in_onnx_export():
-            return "export"
-        if t.compiler.is_compiling():
+        # compiling first: dynamo does not trace the export flags (and a
+        # torch.export-based ONNX export compiles: its auto choice, the composed
+        # formula, exports)
+        if self._compiling():
             return "compile"
+        if self._exporting():
+            return "export"
         return None
+
+    def _all_finite(self, x: Any) -> bool:
+        # eager CPU fast path: one reduction says whether every input is finite
+        # (a NaN or +-inf makes the sum non-finite; an overflowing sum of finite
+        # inputs only sends the call through the full guard)
+        if x.device.type != "cpu" or self._mode() is not None or _wrapped(x):
+            return False
+        return math.isfinite(x.detach().sum().item())
 
     def _layout(self, x: Any) -> Any:
         return x if x.is_contiguous() else x.contiguous()
