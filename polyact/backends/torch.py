@@ -9,6 +9,7 @@ accept ``inplace=True`` where a native in-place kernel exists.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -388,7 +389,13 @@ class TorchBackend(_base.Backend):
             compiled = t.compile(formula, dynamic=None)
 
             def compiled_impl(x: Any, **p: Any) -> Any:
-                return compiled(x, ops, **p)
+                # dynamo reads .grad of its inputs while wrapping them, which warns
+                # for the guard's masked copy (a non-leaf): nothing is wrong there
+                with warnings.catch_warnings():
+                    warnings.filterwarnings(
+                        "ignore", message="The .grad attribute of a Tensor that is not a leaf"
+                    )
+                    return compiled(x, ops, **p)
 
             k = Kernel(
                 "compiled",
