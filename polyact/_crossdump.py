@@ -132,6 +132,8 @@ def dump_backend(
         for params in check.param_sets(spec):
             pkey = params_key(params)
             for kname, kernel in registry.kernels(spec.name, backend).items():
+                if not check._in_default_matrix(kernel, backend):  # GPU-only; torch's inductor compiles
+                    continue
                 grads = bool(b.differentiable and kernel.differentiable)
                 for dtype in dtypes:
                     base = SEP.join((spec.name, pkey, kname, dtype))

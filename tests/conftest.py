@@ -89,3 +89,12 @@ def make_act(name, backend, **kwargs):
     """``get_activation`` with the required parameters filled in from the examples,
     in evaluation mode (see :func:`evaluation`)."""
     return evaluation(polyact.get_activation(name, backend, **{**required_params(name), **kwargs}))
+
+
+def cpu_kernels(name, backend):
+    """``polyact.kernels(name, backend)`` without GPU-only kernels (the Triton
+    kernel runs on CUDA tensors; tests/test_triton.py covers it in Triton's
+    interpreter)."""
+    return {
+        k: v for k, v in polyact.kernels(name, backend).items() if v.devices is None or "cpu" in v.devices
+    }

@@ -1,6 +1,6 @@
 """torch's ``compiled`` kernel (``torch.compile`` of the formula, inductor's
-generated C++) against the reference, for every element-wise activation and
-parameter set, forward and gradient.
+generated C++) against the reference, for every element-wise activation (at its
+defaults, or its first example parameters), forward and gradient.
 
 One inductor compile costs seconds, so instead of one case per input class
 (the matrix's way) every activation gets ONE float32 input holding every input
@@ -37,8 +37,10 @@ def _cases():
         spec = polyact.get_spec(name)
         if not spec.elementwise or "compiled" not in polyact.kernels(name, "torch"):
             continue
-        for params in check.param_sets(spec):
-            out.append(pytest.param(name, params, id=f"{name}{check.param_id(params)}"))
+        # the defaults only: inductor treats float parameters as inputs after the
+        # first recompile, so other values run the same generated code
+        params = check.param_sets(spec)[0]
+        out.append(pytest.param(name, params, id=f"{name}{check.param_id(params)}"))
     return out
 
 

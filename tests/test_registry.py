@@ -130,7 +130,10 @@ def test_describe_shows_formula_params_references_and_kernels():
     assert "drops the factor x" in text
     assert "numpy      composed [auto]" in text
     g = pa.describe("gelu")  # no framework loaded: judged from the spec
-    assert "torch      native (not auto" in g and "jax        native," in g
+    torch_line = next(line for line in g.splitlines() if line.startswith("    torch "))
+    assert "native (not auto" in torch_line and "jax        native," in g.replace("(not installed) ", "")
+    if "torch" not in pa.available_backends():
+        return
     pa.get_backend("torch")
     g = pa.describe("gelu")  # loaded: the real kernels and auto's pick
     torch_line = next(line for line in g.splitlines() if line.startswith("    torch "))

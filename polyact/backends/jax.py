@@ -38,6 +38,19 @@ def _is_scalar(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not hasattr(x, "shape")
 
 
+#: inputs with at least this many elements run the guard and the kernel as one
+#: jitted computation; smaller ones run eagerly (see ``JaxBackend._core``)
+JIT_MIN_SIZE = 1 << 17
+
+
+def _size(x: Any) -> int:
+    shape = getattr(x, "shape", ())
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
 class JaxOps(Ops):
     """The primitives on ``jax.numpy``; Python numbers stay Python floats."""
 
@@ -379,7 +392,7 @@ class JaxBackend(_base.Backend):
         # jitted fix-up. Limits are traced, so new parameter arrays never recompile.
         full = lim is not None
         lim_args = tuple(float(v) for v in lim) if full else _NAN4
-        core = self._core(impl, full, p)
+        core = self._core(impl, full, p, x)
         if core is not None:
             fn, arrays = core
             return fn(x, arrays, lim_args)
@@ -394,7 +407,9 @@ class JaxBackend(_base.Backend):
             fn = self._fixes[full] = self.fw.jit(_specials(self.fw, full))
         return fn
 
-    def _core(self, impl: Any, full: bool, p: Mapping[str, Any]) -> Optional[Tuple[Any, Dict[str, Any]]]:
+    def _core(
+        self, impl: Any, full: bool, p: Mapping[str, Any], x: Any = None
+    ) -> Optional[Tuple[Any, Dict[str, Any]]]:
         """(jitted guard + ``impl``, its traced parameters), or None when ``impl``
         is not a compile-safe kernel."""
         entry = self._jit_kinds.get(id(impl))
@@ -422,13 +437,16 @@ class JaxBackend(_base.Backend):
 
             if kind == "fused":  # keep only the input for backward (the mask is recomputed)
                 body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
-            return (impl, jax.jit(body))
+            return (impl, jax.jit(body), body)
 
         hit = self._cores.get((id(impl), full, key), make)
         if hit[0] is not impl:  # an id reused by a new function: replace the stale entry
             hit = make()
             self._cores.data[(id(impl), full, key)] = hit
-        return hit[1], arrays
+        # one compiled computation pays off on large inputs; on small ones its
+        # compile (per kernel, parameter set and shape) costs more than it saves,
+        # and the eager ops (compiled once per shape for every activation) run it
+        return (hit[1] if _size(x) >= JIT_MIN_SIZE else hit[2]), arrays
 
     def _jit_kind(self, impl: Any) -> Optional[str]:
         """The kind of the compile-safe kernel whose impl is ``impl``, or None."""
