@@ -92,9 +92,10 @@ def make_act(name, backend, **kwargs):
 
 
 def cpu_kernels(name, backend):
-    """``polyact.kernels(name, backend)`` without GPU-only kernels (the Triton
-    kernel runs on CUDA tensors; tests/test_triton.py covers it in Triton's
-    interpreter)."""
-    return {
-        k: v for k, v in polyact.kernels(name, backend).items() if v.devices is None or "cpu" in v.devices
-    }
+    """``polyact.kernels(name, backend)`` as the generated suites use them: the
+    consistency matrix's kernels, without GPU-only ones (tests/test_triton.py
+    runs the Triton kernel in Triton's interpreter) and torch's inductor-compiled
+    one (seconds of compiling per activation and shape: tests/test_compiled.py)."""
+    from polyact.check import _in_default_matrix
+
+    return {k: v for k, v in polyact.kernels(name, backend).items() if _in_default_matrix(v, backend)}
