@@ -560,9 +560,15 @@ def squareplus(x, ops, b):
     s = ops.where(big, s_big, s_small)
     pos = x >= 0
     if not b > 0:  # relu; b / den below would be 0 * (1/den) in torch, NaN for a subnormal x
-        return ops.where(x < 0, 0.0, 0.5 * x + 0.5 * s)  # NaN stays NaN
-    den = ops.where(pos, 1.0, s + a)  # s + |x| >= sqrt(b) > 0 wherever x < 0
-    return ops.where(pos, 0.5 * x + 0.5 * s, 0.5 * b / den)
+        # x + (s - x) / 2 (s = x for x > 0, s'(0) = 0): XLA folds 0.5 x + 0.5 s into
+        # 0.5 (x + s), inf at float max
+        return ops.where(x < 0, 0.0, x + 0.5 * (s - x))  # NaN stays NaN
+    # t = b / (2 (s + |x|)): f = t for x < 0 (no cancellation) and f = x + t beyond
+    # sqrt(b), where XLA would fold 0.5 x + 0.5 s into 0.5 (x + s), inf at float max.
+    # |x| as where(x >= 0, x, -x): abs'(0) = 0 would give f'(0) = 1, not 1/2.
+    t = 0.5 * b / (s + ops.where(pos, x, -x))  # >= sqrt(b) > 0; b / inf = 0 at float max
+    # below sqrt(b) the two increasing halves keep the rounded f monotone
+    return ops.where(pos, ops.where(big, x + t, 0.5 * x + 0.5 * s), t)
 
 
 def _squareplus_grad(x, ops, b):

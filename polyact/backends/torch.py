@@ -255,12 +255,18 @@ class TorchBackend(_base.Backend):
     install = "pip install torch"
     default_channel_axis = 1
 
+    def _import(self) -> Any:
+        t = super()._import()
+        # the mode checks every call makes, bound once (before any ops exist:
+        # a function runs without building the ops namespace first)
+        self._exporting = _export_flag(t)
+        self._compiling = t.compiler.is_compiling
+        return t
+
     def _make_ops(self) -> Ops:
         # made eagerly: dynamo traces no class definition
         t = self.fw
         _specials_function(t)
-        self._exporting = _export_flag(t)
-        self._compiling = t.compiler.is_compiling
         _FUNCTORCH_CHECK[0] = getattr(t._C._functorch, "is_functorch_wrapped_tensor", None)
         ops = TorchOps(self.fw)
         TORCH_OPS[:] = [ops]
@@ -388,7 +394,13 @@ class TorchBackend(_base.Backend):
             # keeps dynamo's per-code-object cache from filling up across specs
             compiled = t.compile(formula, dynamic=None)
 
+            is_compiling = t.compiler.is_compiling
+
             def compiled_impl(x: Any, **p: Any) -> Any:
+                if is_compiling():
+                    # inside an outer torch.compile the formula is inlined; a
+                    # warnings scope would be a graph break
+                    return compiled(x, ops, **p)
                 # dynamo reads .grad of its inputs while wrapping them, which warns
                 # for the guard's masked copy (a non-leaf): nothing is wrong there
                 with warnings.catch_warnings():
