@@ -1,6 +1,7 @@
 # polyact: two set-up-free commands.
 #   make demo   the end-to-end show on all four backends
-#   make test   the whole suite in both environments
+#   make test   the whole suite in both environments, and the docs site's checks
+#   make docs   the documentation site (build/docs/site), generated from the registry
 # Both create or update .venv (Python 3.11: torch CPU, jax, flax, ...) and
 # .venv-megengine (Python 3.9 from Debian 11, MegEngine 1.13.0) first.
 
@@ -10,7 +11,7 @@ MGE := .venv-megengine/bin/python
 PYTEST_FLAGS ?= -q -p no:cacheprovider
 CROSS_DIR := build/cross
 
-.PHONY: demo test env env-main env-megengine test-main test-megengine test-cross lint format
+.PHONY: demo test env env-main env-megengine env-docs test-main test-megengine test-cross test-docs docs lint format
 
 env: env-main env-megengine
 
@@ -24,6 +25,12 @@ env-megengine:
 		if [ "$${CI:-}" = "true" ]; then echo "MegEngine environment could not be set up (CI=true: failing)" >&2; exit 1; fi; \
 		echo "WARNING: MegEngine environment could not be set up; its tests will not run here" >&2; }
 
+# KaTeX (from npm) and Debian's chromium for the docs; under CI=true a failure fails.
+env-docs:
+	@bash scripts/setup_env.sh docs || { \
+		if [ "$${CI:-}" = "true" ]; then echo "docs tools could not be set up (CI=true: failing)" >&2; exit 1; fi; \
+		echo "WARNING: docs tools (KaTeX, chromium) could not be set up" >&2; }
+
 demo: env
 	@if [ -x $(MGE) ]; then $(MAIN) -m polyact.demo --peer $(MGE); else $(MAIN) -m polyact.demo; fi
 
@@ -33,16 +40,23 @@ demo: env
 # lanes end together. The second lane's output is shown when both have finished.
 SECOND_LANE := tests/test_compiled.py
 
-test: env
-	@status=0; mkdir -p build; \
+test: env env-docs
+	@status=0; mkdir -p build; SECONDS=0; \
 	$(MAKE) --no-print-directory lint || status=1; \
 	{ s=0; $(MAKE) --no-print-directory test-megengine || s=1; \
-	  $(MAKE) --no-print-directory test-main TESTS="$(SECOND_LANE)" || s=1; exit $$s; } \
+	  $(MAKE) --no-print-directory test-main TESTS="$(SECOND_LANE)" || s=1; \
+	  echo "[make test] MegEngine lane done after $${SECONDS}s"; exit $$s; } \
 		> build/test-second-lane.log 2>&1 & lane=$$!; \
 	$(MAKE) --no-print-directory test-main TESTS="tests $(addprefix --ignore=,$(SECOND_LANE))" || status=1; \
+	echo "[make test] main lane done after $${SECONDS}s"; \
 	wait $$lane || status=1; \
 	grep -v '^\(info\|debug\):' build/test-second-lane.log; \
+	echo "[make test] both lanes done after $${SECONDS}s"; \
+	$(MAKE) --no-print-directory test-docs > build/test-docs.log 2>&1 & docs=$$!; \
 	$(MAKE) --no-print-directory test-cross || status=1; \
+	wait $$docs || status=1; \
+	cat build/test-docs.log; \
+	echo "[make test] done after $${SECONDS}s"; \
 	exit $$status
 
 TESTS ?= tests
@@ -86,3 +100,30 @@ lint: env-main
 format: env-main
 	$(MAIN) -m ruff format polyact tests scripts
 	$(MAIN) -m ruff check --fix polyact tests scripts
+
+# The documentation site, generated from the registry (polyact/docsite.py) with
+# the guide in docs/, the accuracy measured by `polyact check` (kernel='auto', the
+# default parameters) in both environments, and KaTeX served from the site itself.
+DOCS_OUT := build/docs
+DOCS_CHECK := --kernel auto --defaults --no-progress
+
+docs: env env-docs
+	@mkdir -p build; \
+	echo "== accuracy for the docs: polyact check $(DOCS_CHECK)"; \
+	$(MAIN) -m polyact check $(DOCS_CHECK) --backend numpy --backend torch --backend jax \
+		--report build/check-main.json > build/check-main.txt; [ $$? -le 1 ] || exit 1; \
+	if [ -x $(MGE) ]; then $(MGE) -m polyact check $(DOCS_CHECK) --backend megengine \
+		--report build/check-megengine.json 2>&1 | grep -v '^\(info\|debug\):' > build/check-megengine.txt; \
+		[ "$${PIPESTATUS[0]}" -le 1 ] || exit 1; fi; \
+	$(MAIN) -m polyact.docsite --out $(DOCS_OUT) --guide docs --katex build/vendor/katex \
+		--accuracy build/check-main.json $$([ -f build/check-megengine.json ] && echo --accuracy build/check-megengine.json)
+	@echo "site: $(DOCS_OUT)/site/index.html"
+
+# make test's docs check: the same site without the accuracy runs (the suite has
+# just checked every kernel), then a page and a plot per activation, the
+# catalogue, and KaTeX's rendering in headless Chromium (screenshot in build/docs-check).
+test-docs: env-main env-docs
+	@echo "== docs site (strict build)"; \
+	$(MAIN) -m polyact.docsite --out build/docs-test --guide docs --katex build/vendor/katex || exit 1; \
+	POLYACT_DOCS_SITE=build/docs-test POLYACT_DOCS_SHOTS=build/docs-check \
+		$(MAIN) -m pytest tests/test_docs_site.py $(PYTEST_FLAGS)

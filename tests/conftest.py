@@ -47,6 +47,11 @@ collect_ignore = [f"test_backend_{b}.py" for b in ("torch", "jax", "megengine") 
 if not os.environ.get("POLYACT_CROSS_DIR"):
     collect_ignore.append("test_cross_backend.py")
 
+# the built documentation site (make test-docs): collected only when
+# POLYACT_DOCS_SITE says where polyact docs built it
+if not os.environ.get("POLYACT_DOCS_SITE"):
+    collect_ignore.append("test_docs_site.py")
+
 
 def backend_params(differentiable_only: bool = False) -> list:
     out = []
