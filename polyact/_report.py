@@ -6,7 +6,8 @@ input classes) into :func:`polyact.check.iter_cases`, runs every case through
 adds the frameworks' raw ops (:mod:`polyact._anchors`), and aggregates the
 results into one :class:`polyact.check.Cell` per (activation and parameters,
 backend, kernel, dtype). :class:`Report` renders the matrix as text, Markdown or
-a standalone HTML page, and travels as JSON (``polyact.demo --peer``).
+a standalone HTML page, and travels as JSON (``polyact.demo --peer``; ``polyact
+check --report FILE.json`` adds a flat ``"summary"`` of the cells for the docs).
 
 Cell marks: ``!`` breaks the contract (exit status 1); ``x`` breaks it, but
 informationally (a framework anchor, or a native kernel that ``kernel="auto"``
@@ -17,6 +18,7 @@ its accuracy goal (NUMERICS.md; reported, not a failure).
 from __future__ import annotations
 
 import html
+import json
 import math
 import sys
 import time
@@ -93,6 +95,7 @@ class Entry:
     counts: bool = True  # a contract failure here fails the run
     note: str = ""  # the anchor's op, or why a native kernel is not auto
     errors: List[str] = field(default_factory=list)  # exceptions raised by cases
+    params: Dict[str, Any] = field(default_factory=dict)  # the activation's parameters in this cell
 
     @property
     def ok(self) -> bool:
@@ -275,6 +278,26 @@ class Report:
             "seconds": self.seconds,
         }
 
+    def summary_rows(self) -> List[Dict[str, Any]]:
+        """One flat record per cell: activation, label, params, backend, kernel,
+        auto, dtype, forward_ulp, gradient_ulp (worst over the input classes, as
+        :meth:`Entry.shown_ulp`; None: no gradient) and ok."""
+        return [
+            {
+                "activation": e.cell.name,
+                "label": e.label,
+                "params": dict(e.params),
+                "backend": e.cell.backend,
+                "kernel": e.cell.kernel,
+                "auto": e.auto,
+                "dtype": e.cell.dtype,
+                "forward_ulp": e.shown_ulp("forward"),
+                "gradient_ulp": e.shown_ulp("gradient"),
+                "ok": e.ok,
+            }
+            for e in self.entries
+        ]
+
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> Report:
         return cls([Entry.from_json(e) for e in d["entries"]], d.get("command", ""), d.get("seconds", 0.0))
@@ -437,15 +460,25 @@ class Report:
         return "\n".join(h) + "\n"
 
     def write(self, path: str, worst: int = 5) -> None:
-        """Write the report as Markdown (``.md``) or standalone HTML (``.html``)."""
-        text = self.render_html(worst) if report_format(path) == "html" else self.render_markdown(worst)
+        """Write the report as Markdown (``.md``), standalone HTML (``.html``) or
+        JSON (``.json``: :meth:`to_json` plus ``"summary"``, :meth:`summary_rows`;
+        non-finite numbers as Python's ``json`` writes them: ``Infinity``, ``NaN``)."""
+        fmt = report_format(path)
+        if fmt == "json":
+            text = json.dumps({**self.to_json(), "summary": self.summary_rows()}, indent=1) + "\n"
+        elif fmt == "html":
+            text = self.render_html(worst)
+        else:
+            text = self.render_markdown(worst)
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
 
 
 def report_format(path: str) -> Optional[str]:
-    """``"markdown"`` or ``"html"`` from a file name, None when neither."""
+    """``"markdown"``, ``"html"`` or ``"json"`` from a file name, None when none of them."""
     low = path.lower()
+    if low.endswith(".json"):
+        return "json"
     if low.endswith((".md", ".markdown")):
         return "markdown"
     if low.endswith((".html", ".htm")):
@@ -555,7 +588,9 @@ def _new_entry(case: Case) -> Entry:
         goal_gradient=goal(spec.accuracy, case.dtype, grad=True),
     )
     if case.kernel == ANCHOR:
-        return Entry(cell, label, ANCHOR, counts=False, note=anchor_name(spec, case.backend))
+        return Entry(
+            cell, label, ANCHOR, counts=False, note=anchor_name(spec, case.backend), params=dict(params)
+        )
     bound = spec.bind(params)
     kernel = registry.kernels(spec.name, case.backend)[case.kernel]
     auto = auto_kernel(spec.name, case.backend, case.params) == case.kernel
@@ -563,7 +598,7 @@ def _new_entry(case: Case) -> Entry:
     note = "" if eligible else (kernel.note or "not eligible for kernel='auto'")
     # a kernel declared ineligible because it breaks the contract is reported, not failed
     counts = eligible or kernel.kind != "native"
-    return Entry(cell, label, kernel.kind, auto=auto, counts=counts, note=note)
+    return Entry(cell, label, kernel.kind, auto=auto, counts=counts, note=note, params=dict(params))
 
 
 def run_check(

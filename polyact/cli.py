@@ -1,11 +1,12 @@
-"""The ``polyact`` command: ``list``, ``show``, ``check``, ``bench`` and ``demo``.
+"""The ``polyact`` command: ``list``, ``show``, ``check``, ``bench``, ``plot`` and ``demo``.
 
 ``polyact list [--backend B]`` prints the registered activations;
 ``polyact show NAME`` prints its formula, parameters, kinks, references and
 kernels per backend; ``polyact check [NAMES...]`` runs the consistency checks
 of the test suite outside pytest and prints the accuracy matrix (exit status 1
 on a contract failure, 2 on a usage error); ``polyact bench [NAMES...]`` times the kernels
-against the anchors (:mod:`polyact.bench`); ``polyact demo`` runs the
+against the anchors (:mod:`polyact.bench`); ``polyact plot NAME`` draws f
+(and f') to a PNG or SVG file (:mod:`polyact.plot`); ``polyact demo`` runs the
 end-to-end show.
 """
 
@@ -17,12 +18,12 @@ import importlib.util
 import os
 import shlex
 import sys
-from typing import Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from . import registry
 from .errors import PolyactError
 
-__all__ = ["check_main", "load_module", "main"]
+__all__ = ["check_main", "load_module", "main", "plot_main"]
 
 CHECK_HELP = """\
 Run the checks of the test suite (every activation x backend x kernel x dtype x input
@@ -131,7 +132,12 @@ def _check_parser() -> argparse.ArgumentParser:
         help="import a module (or a .py file) that registers activations; without NAMES only "
         "those are checked",
     )
-    p.add_argument("--report", metavar="FILE", help="also write the report to FILE.md or FILE.html")
+    p.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write the report to FILE.md, FILE.html or FILE.json (JSON: every cell, and a flat "
+        "'summary' of worst ULPs per activation, backend, kernel and dtype)",
+    )
     p.add_argument(
         "--anchors",
         action="store_true",
@@ -180,7 +186,7 @@ def check_main(
         return int(exc.code or 0)
     try:
         if args.report and _report.report_format(args.report) is None:
-            raise _UsageError(f"--report {args.report}: the file name must end in .md or .html")
+            raise _UsageError(f"--report {args.report}: the file name must end in .md, .html or .json")
         if args.worst < 0:
             raise _UsageError("--worst must be >= 0")
         from_modules: List[str] = []
@@ -271,6 +277,88 @@ def _check_kernels(names: Optional[List[str]], backends: List[str], kernels: Lis
         raise _UsageError(f"no kernel {bad[0]!r} in this selection; kernels here: {', '.join(sorted(known))}")
 
 
+# --------------------------------------------------------------------------- polyact plot
+def _plot_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="polyact plot",
+        description="Plot an activation (NumPy backend, matplotlib) to a PNG or SVG file. Vector, gated and "
+        "structural activations are plotted along a 1-D slice that the figure's caption describes.",
+    )
+    p.add_argument("name", metavar="NAME", help="an activation (name or alias)")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="a parameter value (repeatable; a number, or true/false)",
+    )
+    p.add_argument("--derivative", action="store_true", help="also draw f' (dashed)")
+    p.add_argument("--out", metavar="FILE", help="FILE.png or FILE.svg (default: NAME.png here)")
+    p.add_argument(
+        "--module", action="append", default=[], metavar="PKG.MOD", help="import a module that registers more"
+    )
+    return p
+
+
+def _parse_value(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return int(low)
+    except ValueError:
+        pass
+    try:
+        return float(low)
+    except ValueError:
+        return None
+
+
+def plot_main(
+    argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None
+) -> int:
+    """``polyact plot``: returns the exit status (0 written, 1 not written, 2 usage error)."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _plot_parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        for m in args.module:
+            load_module(m)
+        spec = registry.get_spec(args.name)  # unknown names raise, with suggestions
+        params: Dict[str, Any] = {}
+        for item in args.param:
+            key, sep, text = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise _UsageError(f"--param {item!r}: expected K=V, e.g. --param beta=2")
+            value = _parse_value(text)
+            if value is None:
+                raise _UsageError(f"--param {item}: {text!r} is not a number (or true/false)")
+            params[key] = value
+        spec.bind(params, partial=True)  # unknown names, values outside the domains: named with the range
+        path = args.out or f"{spec.name}.png"
+        if os.path.splitext(path)[1].lower() not in (".png", ".svg"):
+            raise _UsageError(f"--out {path}: the file name must end in .png or .svg")
+        from . import plot
+
+        written = plot.save(spec.name, path, params=params or None, derivative=args.derivative)
+    except (PolyactError, _UsageError) as exc:
+        print(f"polyact plot: {exc}", file=err)
+        return 2
+    except ImportError as exc:  # matplotlib missing
+        print(f"polyact plot: {exc}", file=err)
+        return 1
+    except OSError as exc:
+        print(f"polyact plot: cannot write {path}: {exc.strerror or exc}", file=err)
+        return 1
+    print(str(written), file=out)
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """The ``polyact`` command; returns the exit status."""
     try:
@@ -291,6 +379,8 @@ def _main(argv: Optional[List[str]] = None) -> int:
         from .bench import bench_main
 
         return bench_main(argv[1:])
+    if argv and argv[0] == "plot":
+        return plot_main(argv[1:])
     parser = argparse.ArgumentParser(prog="polyact", description="Activation functions on every backend.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="list the registered activations")
@@ -308,6 +398,9 @@ def _main(argv: Optional[List[str]] = None) -> int:
         "bench",
         help="time every kernel against the frameworks' ops and a naive composition (polyact bench --help)",
         add_help=False,
+    )
+    sub.add_parser(
+        "plot", help="plot f (and f') of one activation to PNG or SVG (polyact plot --help)", add_help=False
     )
     sub.add_parser("demo", help="the end-to-end show on every installed backend")
     try:
