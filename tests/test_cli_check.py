@@ -107,3 +107,40 @@ def test_unknown_activation_is_a_usage_error(capsys: pytest.CaptureFixture) -> N
 def test_usage_errors(capsys: pytest.CaptureFixture, argv: list) -> None:
     code, _, err = run(capsys, *argv)
     assert code == 2 and err
+
+
+def test_json_report(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    """--report FILE.json: the report's to_json() (it reads back) plus a flat summary per cell."""
+    import json
+
+    from polyact._report import Report
+
+    path = tmp_path / "x.json"
+    argv = ["softplus", "--backend", B, "--dtype", "float32", "--class", "normal", "--report", str(path)]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and str(path) in out
+    data = json.loads(path.read_text())
+    assert {"entries", "command", "seconds", "summary"} <= set(data)
+    report = Report.from_json(data)
+    assert len(report.entries) == len(data["summary"]) > 0
+    keys = {
+        "activation",
+        "label",
+        "params",
+        "backend",
+        "kernel",
+        "auto",
+        "dtype",
+        "forward_ulp",
+        "gradient_ulp",
+    }
+    for row in data["summary"]:
+        assert set(row) == keys | {"ok"}
+        assert row["activation"] == "softplus" and row["backend"] == B and row["dtype"] == "float32"
+        assert row["ok"] is True and isinstance(row["forward_ulp"], float)
+        assert row["gradient_ulp"] is None or isinstance(row["gradient_ulp"], float)
+        body = ",".join(f"{k}={v:g}" for k, v in row["params"].items())
+        assert row["label"] == "softplus" + (f"({body})" if body else "")
+    assert {} in [r["params"] for r in data["summary"]]  # the defaults, and the spec's examples
+    autos = {(r["label"], r["kernel"]) for r in data["summary"] if r["auto"]}
+    assert len(autos) == len({r["label"] for r in data["summary"]})  # one auto kernel per parameter set
