@@ -94,7 +94,8 @@ _STRUCTURAL_NOTE = (
 
 def slice_note(name: str) -> str:
     """How the plot of ``name`` reduces it to one curve: ``''`` for element-wise
-    activations, else a sentence (for the figure caption and the docs)."""
+    and per-channel activations, else a sentence for the figure caption and the
+    docs (stochastic: evaluation mode; vector, gated, structural: the 1-D slice)."""
     spec = registry.get_spec(name)
     if spec.kind == "stochastic":
         return "Evaluation mode (no noise): the deterministic function is plotted."
@@ -102,11 +103,7 @@ def slice_note(name: str) -> str:
         return ""
     if spec.kind == "structural":
         convs = [k for k, layer in spec.layers.items() if "conv" in layer.kind]
-        tail = (
-            "; its convolution sees one pixel, so it reduces to its centre weight plus bias."
-            if convs
-            else "."
-        )
+        tail = "; the convolution sees one pixel: its centre weight plus bias." if convs else "."
         return _STRUCTURAL_NOTE + tail
     s = _SLICES.get(spec.name) or _KIND_SLICES.get(spec.kind)
     if s is None:

@@ -153,6 +153,25 @@ def test_custom_activation_without_grad(plot: Any) -> None:
         polyact.unregister_activation("plot_test_cube_tanh")
 
 
+def test_unsliceable_activation_gets_a_placeholder(plot: Any) -> None:
+    """A custom vector activation the [x, 0] slice does not fit: a figure that says why."""
+
+    def needs_three(x, ops, axis):  # type: ignore[no-untyped-def]
+        """Identity on exactly three values."""
+        if x.shape[axis] != 3:
+            raise ValueError("needs exactly 3 values along the axis")
+        return x
+
+    polyact.register_activation("plot_test_three", needs_three, params={"axis": -1}, kind="vector")
+    try:
+        for thumbnail in (False, True):
+            fig = plot.figure("plot_test_three", thumbnail=thumbnail)
+            assert not lines(fig) and "plot_test_three" in fig.texts[0].get_text()
+        assert "needs exactly 3 values" in plot.figure("plot_test_three").texts[0].get_text()
+    finally:
+        polyact.unregister_activation("plot_test_three")
+
+
 @pytest.mark.parametrize("suffix", ["svg", "png"])
 def test_save_is_reproducible(plot: Any, tmp_path: Path, suffix: str) -> None:
     a = plot.save("gelu", tmp_path / f"a.{suffix}", variants=[{}])
