@@ -381,6 +381,10 @@ def _main(argv: Optional[List[str]] = None) -> int:
         return bench_main(argv[1:])
     if argv and argv[0] == "plot":
         return plot_main(argv[1:])
+    if argv and argv[0] == "docs":  # the docs site generator (polyact.docsite)
+        from .docsite import main as docs_main
+
+        return docs_main(argv[1:])
     parser = argparse.ArgumentParser(prog="polyact", description="Activation functions on every backend.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="list the registered activations")
@@ -401,6 +405,9 @@ def _main(argv: Optional[List[str]] = None) -> int:
     )
     sub.add_parser(
         "plot", help="plot f (and f') of one activation to PNG or SVG (polyact plot --help)", add_help=False
+    )
+    sub.add_parser(
+        "docs", help="generate and build the documentation site (polyact docs --help)", add_help=False
     )
     sub.add_parser("demo", help="the end-to-end show on every installed backend")
     try:
