@@ -371,9 +371,12 @@ def activation_page(
     lines += ["## Accuracy", ""]
     acc = accuracy.table(spec.name) if spec.elementwise else None
     if acc:
+        label = accuracy.labels.get(spec.name, spec.name)
+        at = "the default parameters" if label == spec.name else f"`{label}`"
         lines += [
             "Worst error over every input class, in ULPs (forward / gradient), of the kernel "
-            "`auto` picks, measured by `polyact check` against the mpmath reference:",
+            f"`auto` picks at {at}, measured by `polyact check` against the mpmath reference "
+            "(`-`: no gradient, NumPy is forward-only; **fails**: breaks the numerical contract):",
             "",
             acc,
             "",
