@@ -172,9 +172,7 @@ def _backend_loaded(backend: str) -> bool:
     """Whether the backend can be used here (its framework installed and importable)."""
     try:
         registry.get_backend(backend)
-    except (PolyactError, ImportError):
-        return False
-    except Exception:  # a broken framework install: listed statically
+    except Exception:  # not installed, or a broken install: listed statically
         return False
     return True
 
@@ -351,7 +349,7 @@ def activation_page(
         base, variants = _plot_params(spec)
         if base:
             caption += " at " + ", ".join(f"{k}={v!r}" for k, v in base.items())
-        else:
+        elif not any(p.required for p in spec.params.values()):
             caption += " at the default parameters"
         if variants:
             caption += "; with " + "; ".join(", ".join(f"{k}={v!r}" for k, v in s.items()) for s in variants)
