@@ -160,7 +160,15 @@ def test_plugin_gets_a_docs_page(site: Path, tmp_path: Path) -> None:
     if importlib.util.find_spec("matplotlib") is None:
         pytest.skip("the docs generator needs matplotlib (the main environment has it)")
     out = tmp_path / "docs"
-    r = _run(site, ["-m", "polyact.docsite", "--out", str(out), "--only-plugins", "--no-mkdocs"])
+    r = _run(site, ["-m", "polyact.docsite", "--out", str(out), "--only-plugins", "--no-build"])
     assert r.returncode == 0, f"polyact.docsite failed:\n{r.stdout}\n{r.stderr}"
     assert (out / "docs" / "activations" / f"{NAME}.md").is_file()
     assert not (out / "docs" / "activations" / "relu.md").exists(), "--only-plugins listed a built-in"
+
+
+def test_guide_shows_the_example_as_it_is() -> None:
+    """docs/guide/04-plugins.md quotes the package's two files verbatim: keep them in step."""
+    guide = (EXAMPLE.parent.parent / "docs" / "guide" / "04-plugins.md").read_text(encoding="utf-8")
+    for rel in ("pyproject.toml", "src/polyact_example_plugin/__init__.py"):
+        text = (EXAMPLE / rel).read_text(encoding="utf-8")
+        assert text in guide, f"docs/guide/04-plugins.md no longer shows {rel} as it is"
