@@ -561,7 +561,8 @@ def plan(
         spec = registry.get_spec(name)
         if not spec.elementwise:
             continue
-        for params in param_sets(spec) if all_params else ({},):
+        # --defaults: the defaults, or the spec's first example when a parameter is required
+        for params in param_sets(spec) if all_params else param_sets(spec)[:1]:
             ptuple = tuple(sorted(params.items()))
             for backend in backends:
                 out.extend(groups.get((spec.name, ptuple, backend), []))

@@ -532,8 +532,8 @@ def build(
         ref_nav: List[Any] = []
         for fname, text in reference_pages().items():
             (docs / "reference" / fname).write_text(text, encoding="utf-8")
-            title = "Overview" if fname == "index.md" else _title(docs / "reference" / fname)
-            ref_nav.append({title: f"reference/{fname}"})
+            ref_title = "Overview" if fname == "index.md" else _title(docs / "reference" / fname)
+            ref_nav.append({ref_title: f"reference/{fname}"})
         nav.append({"API reference": ref_nav})
     config = _mkdocs_config(title, nav, katex is not None, reference, strict)
     (out / "mkdocs.yml").write_text(

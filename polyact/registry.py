@@ -194,6 +194,8 @@ def _unknown_message(name: str, key: str) -> str:
 
 
 def _register_spec(spec: ActivationSpec, override: bool, builtin: bool = False) -> None:
+    if not builtin:
+        _ensure_builtins()  # a user's name is checked against the built-ins
     names = (spec.name, *spec.aliases)
     with _lock:
         if not override:
@@ -571,6 +573,9 @@ def apply(name: str, x: Any, kernel: str = "auto", **params: Any) -> Any:
     """
     backend = _infer_backend(x)
     spec = get_spec(name)
+    if any(p.required for p in spec.params.values()):
+        # a required parameter is fixed when the function is built
+        return get_function(spec.name, backend, kernel, **params)(x)
     key = (spec.name, backend, kernel)
     f = _apply_cache.get(key)  # type: ignore[arg-type]
     if f is None:

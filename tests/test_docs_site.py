@@ -84,6 +84,8 @@ def served() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def _render(url: str, shot: Path) -> Tuple[str, Path]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -392,15 +392,19 @@ class TorchBackend(_base.Backend):
             formula = spec.fast or spec.fn
             # compiling the spec's own formula (one code object per activation)
             # keeps dynamo's per-code-object cache from filling up across specs
-            compiled = t.compile(formula, dynamic=None)
-
+            # (torch.compile's machinery loads on the first call, not when the
+            # kernel table is built: describe, the docs and eager users skip it)
+            made: List[Any] = []
             is_compiling = t.compiler.is_compiling
 
             def compiled_impl(x: Any, **p: Any) -> Any:
                 if is_compiling():
-                    # inside an outer torch.compile the formula is inlined; a
-                    # warnings scope would be a graph break
-                    return compiled(x, ops, **p)
+                    # inside an outer torch.compile the formula is traced inline (a
+                    # warnings scope would be a graph break)
+                    return formula(x, ops, **p)
+                if not made:
+                    made.append(t.compile(formula, dynamic=None))
+                compiled = made[0]
                 # dynamo reads .grad of its inputs while wrapping them, which warns
                 # for the guard's masked copy (a non-leaf): nothing is wrong there
                 with warnings.catch_warnings():
