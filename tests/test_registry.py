@@ -134,7 +134,7 @@ def test_describe_shows_formula_params_references_and_kernels():
     assert "native (not auto" in torch_line and "jax        native," in g.replace("(not installed) ", "")
     if "torch" not in pa.available_backends():
         return
-    pa.get_backend("torch").fw  # imports torch
+    pa.get_backend("torch").fw  # noqa: B018  (imports torch)
     g = pa.describe("gelu")  # loaded: the real kernels and auto's pick
     torch_line = next(line for line in g.splitlines() if line.startswith("    torch "))
     assert "native (not auto" in torch_line and "[auto]" in torch_line and "fused" in torch_line
