@@ -477,7 +477,9 @@ def build(
             raise DocsiteError(
                 "KaTeX not found at build/vendor/katex: pass katex_dir / --katex DIR (a KaTeX release "
                 "with katex.min.js, katex.min.css, fonts/, contrib/auto-render.min.js; "
-                "`bash scripts/setup_env.sh docs` fetches it). The site never loads it from a CDN."
+                "in polyact's repository `bash scripts/setup_env.sh docs` fetches it; elsewhere `npm pack "
+                "katex@0.16.22 && tar xzf katex-0.16.22.tgz` gives it as package/dist). The site never "
+                "loads it from a CDN."
             )
         warnings.append("no KaTeX: formulas are shown as TeX source")
     guide = Path(guide_dir) if guide_dir is not None else None
