@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from . import registry
 from ._docsite_examples import BACKEND_TITLES, examples
+from ._report import fmt_ulp
 from .errors import PolyactError
 from .spec import ActivationSpec
 
@@ -148,16 +148,8 @@ def _default_label(name: str, r: Mapping[str, Any]) -> str:
 
 
 def _ulp(v: Any) -> str:
-    if v is None:
-        return "-"
-    v = float(v)
-    if math.isnan(v) or math.isinf(v):
-        return "inf"
-    if v == 0:
-        return "0"
-    if v < 1:
-        return "<1"
-    return f"{v:.0f}" if v < 1e5 else f"{v:.1e}"
+    """A JSON ULP figure as ``polyact check`` prints it."""
+    return fmt_ulp(None if v is None else float(v))
 
 
 # --------------------------------------------------------------------------- kernels
