@@ -1134,13 +1134,11 @@ def bench_main(
     argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None
 ) -> int:
     """``polyact bench``: returns the exit status (0 done, 2 a usage error)."""
-    out = stdout if stdout is not None else sys.stdout
-    err = stderr if stderr is not None else sys.stderr
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    from .cli import start_command
+
+    args, status, out, err = start_command(_parser(), argv, stdout, stderr)
+    if args is None:
+        return status
     try:
         if args.repeat < 1:
             raise ValueError("--repeat must be >= 1")

@@ -18,7 +18,7 @@ import importlib.util
 import os
 import shlex
 import sys
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from . import registry
 from .errors import PolyactError
@@ -170,20 +170,34 @@ def _quiet_megengine() -> None:
     warnings.filterwarnings("ignore", module="megengine")
 
 
+def start_command(
+    parser: argparse.ArgumentParser,
+    argv: Optional[Sequence[str]],
+    stdout: Optional[TextIO],
+    stderr: Optional[TextIO],
+) -> Tuple[Optional[argparse.Namespace], int, TextIO, TextIO]:
+    """A subcommand's parsed arguments and output streams; the arguments are None
+    (with argparse's exit status) when argparse has already answered: a usage
+    error (2) or ``--help`` (0)."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:
+        return None, int(exc.code or 0), out, err
+    return args, 0, out, err
+
+
 def check_main(
     argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None
 ) -> int:
     """``polyact check``: returns the exit status (0 ok, 1 contract failure, 2 usage error)."""
     from . import _report
 
-    out = stdout if stdout is not None else sys.stdout
-    err = stderr if stderr is not None else sys.stderr
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _check_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse reports usage errors itself (status 2)
-        return int(exc.code or 0)
+    argv = list(sys.argv[1:] if argv is None else argv)  # the report names the command
+    args, status, out, err = start_command(_check_parser(), argv, stdout, stderr)
+    if args is None:
+        return status
     try:
         if args.report and _report.report_format(args.report) is None:
             raise _UsageError(f"--report {args.report}: the file name must end in .md, .html or .json")
@@ -318,13 +332,9 @@ def plot_main(
     argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None, stderr: Optional[TextIO] = None
 ) -> int:
     """``polyact plot``: returns the exit status (0 written, 1 not written, 2 usage error)."""
-    out = stdout if stdout is not None else sys.stdout
-    err = stderr if stderr is not None else sys.stderr
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = _plot_parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args, status, out, err = start_command(_plot_parser(), argv, stdout, stderr)
+    if args is None:
+        return status
     try:
         for m in args.module:
             load_module(m)
