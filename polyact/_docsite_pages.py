@@ -11,7 +11,7 @@ import html
 import json
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from . import registry
+from . import _jsonio, registry
 from ._docsite_examples import BACKEND_TITLES, examples
 from ._report import fmt_ulp
 from .errors import PolyactError
@@ -58,7 +58,7 @@ class Accuracy:
         acc = cls()
         for p in paths:
             with open(p, encoding="utf-8") as fh:
-                acc.add(json.load(fh))
+                acc.add(_jsonio.restore(json.load(fh)))
             acc.sources.append(str(p))
         return acc
 

@@ -18,7 +18,6 @@ its accuracy goal (NUMERICS.md; reported, not a failure).
 from __future__ import annotations
 
 import html
-import json
 import math
 import sys
 import time
@@ -28,7 +27,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Text
 
 import numpy as np
 
-from . import registry
+from . import _jsonio, registry
 from ._anchors import ANCHOR, anchor_name, has_anchor, run_anchor_case
 from ._inputs import GRID_CLASSES, HALF
 from ._numerics import goal
@@ -300,6 +299,7 @@ class Report:
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> Report:
+        d = _jsonio.restore(d)
         return cls([Entry.from_json(e) for e in d["entries"]], d.get("command", ""), d.get("seconds", 0.0))
 
     # ------------------------------------------------------------------ text
@@ -462,10 +462,11 @@ class Report:
     def write(self, path: str, worst: int = 5) -> None:
         """Write the report as Markdown (``.md``), standalone HTML (``.html``) or
         JSON (``.json``: :meth:`to_json` plus ``"summary"``, :meth:`summary_rows`;
-        non-finite numbers as Python's ``json`` writes them: ``Infinity``, ``NaN``)."""
+        non-finite numbers as the strings ``"inf"``, ``"-inf"``, ``"nan"``, so that any
+        JSON parser reads it; :meth:`from_json` turns them back)."""
         fmt = report_format(path)
         if fmt == "json":
-            text = json.dumps({**self.to_json(), "summary": self.summary_rows()}, indent=1) + "\n"
+            text = _jsonio.dumps({**self.to_json(), "summary": self.summary_rows()}) + "\n"
         elif fmt == "html":
             text = self.render_html(worst)
         else:

@@ -119,7 +119,11 @@ def test_json_report(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     argv = ["softplus", "--backend", B, "--dtype", "float32", "--class", "normal", "--report", str(path)]
     code, out, _ = run(capsys, *argv)
     assert code == 0 and str(path) in out
-    data = json.loads(path.read_text())
+
+    def not_json(token: str) -> None:
+        raise AssertionError(f"{token} is not JSON")
+
+    data = json.loads(path.read_text(), parse_constant=not_json)  # strict: no Infinity/NaN
     assert {"entries", "command", "seconds", "summary"} <= set(data)
     report = Report.from_json(data)
     assert len(report.entries) == len(data["summary"]) > 0
@@ -144,3 +148,20 @@ def test_json_report(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     assert {} in [r["params"] for r in data["summary"]]  # the defaults, and the spec's examples
     autos = {(r["label"], r["kernel"]) for r in data["summary"] if r["auto"]}
     assert len(autos) == len({r["label"] for r in data["summary"]})  # one auto kernel per parameter set
+
+
+def test_json_non_finite_round_trip(tmp_path: Path) -> None:
+    """Non-finite figures are written as "inf"/"-inf"/"nan" (strict JSON) and read back as floats."""
+    import json
+    import math
+
+    from polyact import _jsonio
+    from polyact._report import Report
+
+    text = _jsonio.dumps({"a": [math.inf, -math.inf, 1.5], "b": {"c": math.nan}, "d": "x"})
+    data = json.loads(text, parse_constant=lambda t: pytest.fail(f"{t} in {text}"))
+    assert data == {"a": ["inf", "-inf", 1.5], "b": {"c": "nan"}, "d": "x"}
+    back = _jsonio.restore(data)
+    assert back["a"] == [math.inf, -math.inf, 1.5] and math.isnan(back["b"]["c"]) and back["d"] == "x"
+    report = Report.from_json({"entries": [], "command": "c", "seconds": "inf"})
+    assert report.command == "c" and report.seconds == math.inf
