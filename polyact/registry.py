@@ -13,7 +13,9 @@ import threading
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from . import _limits
 from .backends import BACKEND_MODULES
+from .backends._base import limits_for
 from .errors import (
     ActivationError,
     BackendNotInstalledError,
@@ -495,9 +497,6 @@ def _warm_limits(spec: ActivationSpec, b: Any, bound: Mapping[str, Any]) -> None
     """Work out the special-value limits now (cached), so that a traced call
     (``torch.compile``, ``jax.jit``) only looks them up."""
     if spec.elementwise and getattr(b, "guard_specials", False):
-        from . import _limits
-        from .backends._base import limits_for
-
         limits_for(spec, bound, b._concrete)
         if spec.trainable:
             _limits.static_limits(spec)

@@ -48,6 +48,21 @@ KERNEL_KINDS = ("native", "composed", "fast", "fused", "compiled", "triton")
 ENV = "POLYACT_KERNEL"
 
 
+def _env_reader() -> Any:
+    """A cheap ``os.environ.get(ENV)`` for the per-call cache key: the raw value
+    from ``os.environ``'s own mapping (kept in step by ``os.environ[...] = ...``
+    and ``os.putenv``-free updates), or ``os.environ.get`` where it has none."""
+    data = getattr(os.environ, "_data", None)
+    encode = getattr(os.environ, "encodekey", None)
+    if isinstance(data, dict) and encode is not None:
+        key = encode(ENV)
+        return lambda: data.get(key)
+    return lambda: os.environ.get(ENV)
+
+
+_env_raw = _env_reader()
+
+
 class Scope:
     """What the innermost ``use_kernel`` says: kernel names per backend
     (``"*"``: every backend) and the export mode."""
@@ -179,7 +194,7 @@ class AutoKernel:
         or ``"compile"`` when the framework is exporting or compiling; ``live``
         when a parameter value is being differentiated in this call."""
         scope = _SCOPE.get()
-        env = os.environ.get(ENV)
+        env = _env_raw()
         key = (dtype, device, mode, live, None if scope is None else scope.key(), env)
         k = self._cache.get(key)
         if k is None:

@@ -15,6 +15,7 @@ import importlib.util
 import re
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
+from .. import _limits
 from ..errors import ActivationError, BackendNotInstalledError, InvalidInputError
 from ..ops import Ops, _check_even
 from ..spec import ActivationSpec, Kernel, Layer
@@ -203,6 +204,7 @@ class Backend:
                 inplace=inplace,
                 eligible=native.eligible,
                 note=native.note,
+                onnx=native.onnx,
             )
         fn = spec.fn
 
@@ -277,7 +279,7 @@ class Backend:
             if gated:  # one message on every backend and kernel (natives raise their own)
                 _check_even(tuple(x.shape), params["axis"])
             xc = promote(x) if dt in HALF else layout(x)
-            p = {k: cast(v, xc) for k, v in params.items()}
+            p = {k: cast(v, xc) for k, v in params.items()} if params else {}
             for k in channel_keys:
                 p[k] = chan(p[k], xc, axis)
             if noise is not None and rng is not None:
@@ -389,8 +391,6 @@ def _code_name(name: str) -> str:
 
 def limits_for(spec: ActivationSpec, params: Mapping[str, Any], concrete: Callable[[Any], Any]) -> Any:
     """The special-value limits for these parameter values (None: unknown here)."""
-    from .. import _limits
-
     vals = {}
     for k, v in params.items():
         f = v if isinstance(v, (int, float)) else concrete(v)

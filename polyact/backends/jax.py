@@ -41,6 +41,10 @@ def _is_scalar(x: Any) -> bool:
 #: inputs with at least this many elements run the guard and the kernel as one
 #: jitted computation; smaller ones run eagerly (see ``JaxBackend._core``)
 JIT_MIN_SIZE = 1 << 17
+#: ... and so does a smaller input once this many calls of one kernel and
+#: parameter set have seen its shape and dtype (a loop calling an activation
+#: eagerly pays one compile, then a single dispatch per call)
+JIT_AFTER_CALLS = 8
 
 
 def _size(x: Any) -> int:
@@ -258,19 +262,38 @@ class _LRU:
 
 
 def _fused_impl(jax: Any, ops: Ops, spec: ActivationSpec) -> Callable[..., Any]:
-    """The fused kernel of ``spec``: forward ``(spec.fast or spec.fn)``, backward
-    ``g * spec.grad(x)`` from the saved input. Array parameters (trainable,
-    per-channel, noise) get their cotangents from the formula's VJP, recomputed
-    in backward; Python-number parameters are constants of the function."""
-    forward, grad, fn = spec.fast or spec.fn, spec.grad, spec.fn
+    """The fused kernel of ``spec``: forward jax's own op where the spec has one
+    that meets the contract for these parameters, else ``(spec.fast or
+    spec.fn)``; backward ``g * spec.grad(x)`` from the saved input. Array
+    parameters (trainable, per-channel, noise) get their cotangents from the
+    formula's VJP, recomputed in backward; Python-number parameters are
+    constants of the function."""
+    formula, grad, fn = spec.fast or spec.fn, spec.grad, spec.fn
+    native = spec.native.get(NAME)
     cache = _LRU(256)
+
+    def native_ok(consts: Dict[str, Any]) -> bool:
+        if native is None or native.eligible is False:
+            return False
+        if native.eligible is True:
+            return True
+        try:
+            return bool(native.eligible(spec.bind(consts)))
+        except Exception:  # array parameters left out of consts: no verdict
+            return False
 
     def make(static: Tuple[Tuple[str, Any], ...]) -> Any:
         consts = dict(static)
+        use_native = native_ok(consts)
+
+        def forward(x: Any, **p: Any) -> Any:
+            if use_native and not p.keys() - consts.keys():  # no array parameters
+                return native.fn(jax, x, **p)  # type: ignore[union-attr]
+            return formula(x, ops, **p)
 
         @jax.custom_vjp
         def f(x: Any, arrays: Dict[str, Any]) -> Any:
-            return forward(x, ops, **consts, **arrays)
+            return forward(x, **consts, **arrays)
 
         def f_fwd(x: Any, arrays: Dict[str, Any]) -> Any:
             return f(x, arrays), (x, arrays)
@@ -437,16 +460,27 @@ class JaxBackend(_base.Backend):
 
             if kind == "fused":  # keep only the input for backward (the mask is recomputed)
                 body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
-            return (impl, jax.jit(body), body)
+            return (impl, jax.jit(body), body, {})
 
         hit = self._cores.get((id(impl), full, key), make)
         if hit[0] is not impl:  # an id reused by a new function: replace the stale entry
             hit = make()
             self._cores.data[(id(impl), full, key)] = hit
-        # one compiled computation pays off on large inputs; on small ones its
-        # compile (per kernel, parameter set and shape) costs more than it saves,
-        # and the eager ops (compiled once per shape for every activation) run it
-        return (hit[1] if _size(x) >= JIT_MIN_SIZE else hit[2]), arrays
+        # one compiled computation pays off on large inputs, and on small ones
+        # called again and again at one shape; for a few calls its compile (per
+        # kernel, parameter set and shape) costs more than it saves, and the eager
+        # ops (compiled once per shape for every activation) run it
+        if _size(x) >= JIT_MIN_SIZE:
+            return hit[1], arrays
+        seen = hit[3]
+        shape = (tuple(x.shape), x.dtype)
+        n = seen.get(shape, 0)
+        if n >= JIT_AFTER_CALLS:
+            return hit[1], arrays
+        if len(seen) > 64:  # many shapes: start counting afresh
+            seen.clear()
+        seen[shape] = n + 1
+        return hit[2], arrays
 
     def _jit_kind(self, impl: Any) -> Optional[str]:
         """The kind of the compile-safe kernel whose impl is ``impl``, or None."""
