@@ -41,7 +41,7 @@ demo: env
 # the MegEngine lane with the first five modules, 1947 s for the main lane). The
 # second lane's output is shown when both have finished.
 SECOND_LANE := tests/test_compiled.py tests/test_properties.py tests/test_plot.py tests/test_docsite.py \
-	tests/test_plugin_example.py tests/test_kernels_jax.py tests/test_triton.py tests/test_bench.py
+	tests/test_plugin_example.py tests/test_kernels_jax.py tests/test_triton.py tests/test_bench.py tests/test_onnx.py
 
 test: env env-docs
 	@status=0; mkdir -p build; SECONDS=0; \

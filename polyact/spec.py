@@ -163,12 +163,15 @@ class Native:
     in-place variant (torch), ``eligible=False`` keeps it out of ``kernel="auto"``
     because it breaks the numerical contract (``note`` says how); a callable
     ``eligible(params) -> bool`` does so only for some parameter values.
+    ``onnx=False`` when the framework's ONNX export of the op fails or breaks
+    the contract (the export mode then picks another kernel).
     """
 
     fn: Callable[..., Any]
     inplace: Optional[Callable[..., Any]] = None
     eligible: Union[bool, Callable[[Mapping[str, Any]], bool]] = True
     note: str = ""
+    onnx: bool = True
 
 
 @dataclass(frozen=True)

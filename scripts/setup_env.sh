@@ -13,7 +13,9 @@ ROOT=$PWD
 MAIN_REQS=(numpy scipy "torch==2.13.0" "triton==3.9.0" jax jaxlib flax mpmath gmpy2 ml_dtypes pytest hypothesis ruff
   # the docs site and plots (pinned: pyproject's "docs" extra)
   "mkdocs==1.6.1" "mkdocs-material==9.8.1" "mkdocstrings==1.0.8" "mkdocstrings-python==2.0.11"
-  "pymdown-extensions==13.1" "matplotlib==3.11.2")
+  "pymdown-extensions==13.1" "matplotlib==3.11.2"
+  # ONNX export checked in onnxruntime (pyproject's "onnx" extra)
+  "onnx==1.23.2" "onnxscript==0.7.2" "onnxruntime==1.32.0")
 KATEX_VERSION=0.16.22
 MGE_REQS=("megengine==1.13.0" "numpy<2" "setuptools<70" scipy mpmath gmpy2 ml_dtypes pytest hypothesis)
 
@@ -26,7 +28,7 @@ pyproject_hash() { sha1sum pyproject.toml | cut -c1-12; }
 setup_main() {
   local venv=.venv key
   key="main|${MAIN_REQS[*]}|$(pyproject_hash)"
-  if stamp_ok "$venv" "$key" && "$venv/bin/python" -c "import polyact, torch, triton, jax, flax, mpmath, mkdocs, matplotlib" 2>/dev/null; then
+  if stamp_ok "$venv" "$key" && "$venv/bin/python" -c "import polyact, torch, triton, jax, flax, mpmath, mkdocs, matplotlib, onnx, onnxscript, onnxruntime" 2>/dev/null; then
     echo "[setup] $venv is up to date"; return 0
   fi
   local py=${PYTHON311:-}

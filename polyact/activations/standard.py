@@ -342,7 +342,8 @@ def hard_mish(x, ops):
     origin=("torch", "jax", "keras", "megengine", "echo"),
     notes=("Computed as -softplus(-x), stable for every x.",),
     native={
-        "torch": lambda t, x: t.nn.functional.logsigmoid(x),
+        # torch exports logsigmoid to ONNX as Log(Sigmoid(x)): -inf below x = -104
+        "torch": Native(lambda t, x: t.nn.functional.logsigmoid(x), onnx=False),
         "jax": lambda j, x: j.nn.log_sigmoid(x),
         "megengine": lambda m, x: m.functional.logsigmoid(x),
     },
@@ -735,6 +736,7 @@ def soft_shrink(x, ops, lambd):
         "torch": Native(
             lambda t, x, threshold, value: t.nn.functional.threshold(x, threshold, value),
             inplace=lambda t, x, threshold, value: t.nn.functional.threshold_(x, threshold, value),
+            onnx=False,  # torch's ONNX export takes only threshold = 0
         ),
     },
 )

@@ -22,6 +22,45 @@ from . import _base
 NAME = "torch"
 
 
+#: the backend's export check (torch.onnx is tracing; not while torch.compile
+#: traces, which reads no such flag), bound when torch loads
+_EXPORTING: list = [lambda: False]
+
+
+def _expm1_onnx(t: Any, x: Any) -> Any:
+    """e^x - 1 from ops every ONNX exporter knows (torch's TorchScript exporter
+    has no expm1): 2 tanh(x/2) / (1 - tanh(x/2)) for |x| < 1/2, where e^x - 1
+    would cancel, else e^x - 1 (a few ULPs)."""
+    h = t.tanh(0.5 * x)
+    return t.where(t.abs(x) < 0.5, 2.0 * h / (1.0 - h), t.exp(x) - 1.0)
+
+
+def _erfc_onnx(t: Any, x: Any) -> Any:
+    """erfc from ops every ONNX exporter knows (no erfc in ONNX): 1 - erf(x)
+    below x = 1/2 (no cancellation there); above, the Chebyshev fit of
+    exp(x^2) erfc(x) in t = 1 / (1 + x/2) of Press et al., Numerical Recipes
+    (2nd ed., section 6.2), fractional error below 1.2e-7."""
+    z = t.clamp(x, min=0.5, max=10.5)  # erfc(10.5) < 1e-48 rounds to 0 in float32
+    u = 1.0 / (1.0 + 0.5 * z)
+    poly = 0.17087277
+    for c in (
+        -0.82215223,
+        1.48851587,
+        -1.13520398,
+        0.27886807,
+        -0.18628806,
+        0.09678418,
+        0.37409196,
+        1.00002368,
+    ):
+        poly = c + u * poly
+    # exp(-z^2) as exp(-zh^2) exp(-(z - zh)(z + zh)): zh has at most 16 bits, so
+    # zh^2 is exact and the rounding of z^2 (100 ULPs at z = 8) is gone
+    zh = t.floor(z * 16.0) / 16.0
+    tail = u * t.exp(-zh * zh) * t.exp(-(z - zh) * (z + zh) - 1.26551223 + u * poly)
+    return t.where(x < 0.5, 1.0 - t.special.erf(x), tail)
+
+
 class TorchOps(Ops):
     name = NAME
 
@@ -37,6 +76,8 @@ class TorchOps(Ops):
         return self._u(self.t.exp, S.exp, x)
 
     def expm1(self, x: Any) -> Any:
+        if isinstance(x, self.T) and not self.t.compiler.is_compiling() and _EXPORTING[0]():
+            return _expm1_onnx(self.t, x)
         return self._u(self.t.expm1, S.expm1, x)
 
     def log(self, x: Any) -> Any:
@@ -58,6 +99,8 @@ class TorchOps(Ops):
         return self._u(self.t.special.erf, S.erf, x)
 
     def erfc(self, x: Any) -> Any:
+        if isinstance(x, self.T) and not self.t.compiler.is_compiling() and _EXPORTING[0]():
+            return _erfc_onnx(self.t, x)
         return self._u(self.t.special.erfc, S.erfc, x)
 
     def sin(self, x: Any) -> Any:
@@ -202,17 +245,53 @@ _FUSED: Dict[Any, Any] = {}
 TORCH_OPS: list = []  # the backend's ops, set when it loads
 
 
+#: eager CPU fused kernels evaluate their formulas block by block on inputs of
+#: at least CHUNK_MIN elements: each op then reads and writes cache-resident
+#: blocks instead of allocating and streaming input-sized temporaries
+CHUNK = 1 << 17
+CHUNK_MIN = 1 << 18
+
+
+def _chunkable(torch: Any, x: Any, values: Tuple[Any, ...]) -> bool:
+    """Whether a fused formula may run block by block on ``x``: a large
+    contiguous eager CPU tensor, outside torch.compile and torch.func
+    transforms, with scalar parameters (a per-channel one broadcasts by shape)."""
+    if not x.is_cpu or x.numel() < CHUNK_MIN or not x.is_contiguous():
+        return False
+    if torch.compiler.is_compiling() or _wrapped(x):
+        return False
+    return all(not isinstance(v, torch.Tensor) or v.dim() == 0 for v in values)
+
+
+def _blockwise(torch: Any, f: Any, x: Any, g: Any = None) -> Any:
+    """``f(x)`` (times ``g`` when given), computed CHUNK elements at a time into
+    one output; ``x`` is contiguous."""
+    out = torch.empty_like(x)
+    flat, dst = x.view(-1), out.view(-1)
+    gf = None if g is None else (g if g.is_contiguous() else g.contiguous()).view(-1)
+    n = flat.numel()
+    for s in range(0, n, CHUNK):
+        e = min(s + CHUNK, n)
+        y = f(flat[s:e])
+        if gf is None:
+            dst[s:e].copy_(y)
+        else:
+            torch.mul(gf[s:e], y, out=dst[s:e])
+    return out
+
+
 def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str, ...]) -> Any:
     """The ``torch.autograd.Function`` of a spec's fused kernel for parameters
     ``names`` (one class per spec and names, made eagerly: dynamo traces no
-    class definition): forward ``(spec.fast or spec.fn)(x)``, saving only ``x``
-    (and tensor parameters, which are not input-sized); backward
-    ``g * spec.grad(x)``. Written in the ``setup_context`` style so that
-    ``torch.compile`` traces it."""
+    class definition): forward ``spec.fn(x)``, saving only ``x`` (and tensor
+    parameters, which are not input-sized); backward ``g * spec.grad(x)``. On
+    large eager CPU inputs both run block by block (:func:`_blockwise`). Written
+    in the ``setup_context`` style so that ``torch.compile`` traces it."""
     hit = _FUSED.get((spec.name, names))
     if hit is not None and hit[0] is spec:
         return hit[1]
-    forward_formula = spec.fast or spec.fn
+    # torch has fused ops for what spec.fast rewrites (softplus, tanh, ...): the formula is faster
+    forward_formula = spec.fn
     grad_formula = spec.grad
     Tensor = torch.Tensor
 
@@ -220,7 +299,10 @@ def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str
         @staticmethod
         def forward(x: Any, values: Tuple[Any, ...]) -> Any:
             # the ops through a module global: dynamo wraps objects it can name
-            y = forward_formula(x, TORCH_OPS[0], **dict(zip(names, values)))
+            p = dict(zip(names, values))
+            if _chunkable(torch, x, values):
+                return _blockwise(torch, lambda b: forward_formula(b, TORCH_OPS[0], **p), x)
+            y = forward_formula(x, TORCH_OPS[0], **p)
             return y.view_as(y) if y is x else y  # the input itself cannot be the output
 
         @staticmethod
@@ -234,7 +316,11 @@ def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str
             x, *tensors = ctx.saved_tensors
             it = iter(tensors)
             values = [next(it) if v is None else v for v in ctx.numbers]
-            return g * grad_formula(x, TORCH_OPS[0], **dict(zip(names, values))), None
+            p = dict(zip(names, values))
+            # create_graph (double backward) needs the differentiable whole-tensor form
+            if not torch.is_grad_enabled() and g.shape == x.shape and _chunkable(torch, x, tuple(values)):
+                return _blockwise(torch, lambda b: grad_formula(b, TORCH_OPS[0], **p), x, g), None
+            return g * grad_formula(x, TORCH_OPS[0], **p), None
 
     Fused.__name__ = Fused.__qualname__ = f"Fused_{spec.name}"
     _FUSED[(spec.name, names)] = (spec, Fused)
@@ -261,6 +347,8 @@ class TorchBackend(_base.Backend):
         # a function runs without building the ops namespace first)
         self._exporting = _export_flag(t)
         self._compiling = t.compiler.is_compiling
+        self._tensor_type = t.Tensor
+        self._float_names = {getattr(t, n): n for n in _base.FLOAT}
         return t
 
     def _make_ops(self) -> Ops:
@@ -268,6 +356,7 @@ class TorchBackend(_base.Backend):
         t = self.fw
         _specials_function(t)
         _FUNCTORCH_CHECK[0] = getattr(t._C._functorch, "is_functorch_wrapped_tensor", None)
+        _EXPORTING[0] = self._exporting
         ops = TorchOps(self.fw)
         TORCH_OPS[:] = [ops]
         return ops
@@ -278,6 +367,18 @@ class TorchBackend(_base.Backend):
         if d is None:
             d = self.__dict__["_probe_cache"] = {}
         return d
+
+    #: set when torch is imported (the fast path of check_input)
+    _tensor_type: Any = ()
+    _float_names: Dict[Any, str] = {}
+
+    def check_input(self, x: Any, name: str) -> str:
+        # fast path of every call: a torch tensor of a floating dtype
+        if isinstance(x, self._tensor_type):
+            dt = self._float_names.get(x.dtype)
+            if dt is not None:
+                return dt
+        return super().check_input(x, name)
 
     def dtype_name(self, x: Any) -> str:
         return str(x.dtype).replace("torch.", "")
@@ -442,7 +543,7 @@ class TorchBackend(_base.Backend):
             live = (
                 any(isinstance(v, Tensor) and v.requires_grad for v in params.values()) if params else False
             )
-            return auto.pick(dt, x.device.type, mode, live).impl
+            return auto.pick(dt, "cpu" if x.is_cpu else x.device.type, mode, live).impl
 
         return pick
 
@@ -465,9 +566,9 @@ class TorchBackend(_base.Backend):
         # eager CPU fast path: one reduction says whether every input is finite
         # (a NaN or +-inf makes the sum non-finite; an overflowing sum of finite
         # inputs only sends the call through the full guard)
-        if x.device.type != "cpu" or self._mode() is not None or _wrapped(x):
+        if not x.is_cpu or self._mode() is not None or _wrapped(x):
             return False
-        return math.isfinite(x.detach().sum().item())
+        return math.isfinite((x.detach() if x.requires_grad else x).sum().item())
 
     def _layout(self, x: Any) -> Any:
         return x if x.is_contiguous() else x.contiguous()
