@@ -41,10 +41,6 @@ def _is_scalar(x: Any) -> bool:
 #: inputs with at least this many elements run the guard and the kernel as one
 #: jitted computation; smaller ones run eagerly (see ``JaxBackend._core``)
 JIT_MIN_SIZE = 1 << 17
-#: ... and so does a smaller input once this many calls of one kernel and
-#: parameter set have seen its shape and dtype (a loop calling an activation
-#: eagerly pays one compile, then a single dispatch per call)
-JIT_AFTER_CALLS = 8
 
 
 def _size(x: Any) -> int:
@@ -460,27 +456,18 @@ class JaxBackend(_base.Backend):
 
             if kind == "fused":  # keep only the input for backward (the mask is recomputed)
                 body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
-            return (impl, jax.jit(body), body, {})
+            return (impl, jax.jit(body), body)
 
         hit = self._cores.get((id(impl), full, key), make)
         if hit[0] is not impl:  # an id reused by a new function: replace the stale entry
             hit = make()
             self._cores.data[(id(impl), full, key)] = hit
-        # one compiled computation pays off on large inputs, and on small ones
-        # called again and again at one shape; for a few calls its compile (per
-        # kernel, parameter set and shape) costs more than it saves, and the eager
-        # ops (compiled once per shape for every activation) run it
-        if _size(x) >= JIT_MIN_SIZE:
-            return hit[1], arrays
-        seen = hit[3]
-        shape = (tuple(x.shape), x.dtype)
-        n = seen.get(shape, 0)
-        if n >= JIT_AFTER_CALLS:
-            return hit[1], arrays
-        if len(seen) > 64:  # many shapes: start counting afresh
-            seen.clear()
-        seen[shape] = n + 1
-        return hit[2], arrays
+        # one compiled computation pays off on large inputs; on small ones its
+        # compile (per kernel, parameter set and shape) costs more than it saves,
+        # and the eager ops (compiled once per shape for every activation) run it.
+        # The choice depends on the size only: switching after some calls would
+        # change results by an ULP (XLA fuses), and repeated calls are bit-identical.
+        return (hit[1] if _size(x) >= JIT_MIN_SIZE else hit[2]), arrays
 
     def _jit_kind(self, impl: Any) -> Optional[str]:
         """The kind of the compile-safe kernel whose impl is ``impl``, or None."""
