@@ -10,7 +10,7 @@ import pytest
 
 import polyact as pa
 
-from .conftest import BACKENDS, make_act
+from .conftest import BACKENDS, make_act, required_params
 
 if "torch" not in BACKENDS:
     pytest.skip("torch backend not under test in this environment", allow_module_level=True)
@@ -140,3 +140,86 @@ def test_probact_sigma_gradient_is_the_summed_noise_torch():
     y.sum().backward()
     noise = (y.detach() - torch.relu(x)) / 0.5
     torch.testing.assert_close(m.sigma.grad, noise.sum(), rtol=1e-5, atol=1e-4)
+
+
+# ------------------------------------------------- the guard skipped where the native op is exact
+NATIVES = [  # (per-channel parameters arrive shaped: the probe leaves those kernels guarded)
+    n
+    for n in pa.list_activations()
+    if pa.get_spec(n).elementwise
+    and "native" in pa.kernels(n, "torch")
+    and not any(p.per_channel for p in pa.get_spec(n).params.values())
+]
+
+
+def _same(u, v):
+    """Equal values, NaN where NaN (any NaN's bits)."""
+    return torch.equal(torch.isnan(u), torch.isnan(v)) and torch.equal(
+        torch.nan_to_num(u, nan=0.0), torch.nan_to_num(v, nan=0.0)
+    )
+
+
+def _guard_reference(name, x):
+    """The native kernel behind the explicit special-value guard: values and gradient."""
+    from polyact.backends.torch import backend as tb
+
+    spec = pa.get_spec(name)
+    params = spec.bind(required_params(name))
+    impl = pa.kernels(name, "torch")["native"].impl
+    xg = x.clone().requires_grad_(True)
+    y = tb._guarded(impl, xg, dict(params), tb._limits(spec, params))
+    (g,) = torch.autograd.grad(y, xg, grad_outputs=torch.full_like(y, 0.5))
+    return y.detach(), g
+
+
+@pytest.mark.parametrize("name", NATIVES)
+def test_native_kernels_match_the_full_guard_at_special_values(name):
+    """Every call of a native kernel on special inputs gives what the full guard
+    gives, bit for bit, whether it runs guarded or bare (the framework op probed
+    exact there): on a vector long enough for the threaded SIMD loop, forward
+    with and without autograd, and the gradient."""
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(1 << 16) + 7).astype(np.float32) * 6
+    idx = rng.choice(a.size, 600, replace=False)
+    a[idx[:200]], a[idx[200:400]], a[idx[400:]] = np.inf, -np.inf, np.nan
+    x = torch.from_numpy(a)
+    f = pa.get_function(name, "torch", kernel="native", **required_params(name))
+    want_y, want_g = _guard_reference(name, x)
+    with torch.no_grad():
+        assert _same(f(x), want_y)
+    xg = x.clone().requires_grad_(True)
+    y = f(xg)
+    (g,) = torch.autograd.grad(y, xg, grad_outputs=torch.full_like(y, 0.5))
+    assert _same(y.detach(), want_y) and _same(g, want_g)
+
+
+def test_exact_native_ops_skip_the_guard(monkeypatch):
+    """softplus, sigmoid and tanh are exact at +-inf and NaN on torch, forward and
+    backward: their native kernels run bare on special inputs. relu's backward at
+    NaN is 0 (the contract says NaN): bare only without autograd. silu(-inf) is
+    NaN: always guarded."""
+    from polyact.backends.torch import backend as tb
+
+    calls = []
+    real = tb._guarded
+    monkeypatch.setattr(tb, "_guarded", lambda *a: calls.append(1) or real(*a))
+    x = torch.tensor([-float("inf"), -1.0, 0.5, float("inf"), float("nan")] * 20)
+
+    def guarded_calls(name, grad):
+        calls.clear()
+        f = pa.get_function(name, "torch", kernel="native")
+        xg = x.clone().requires_grad_(grad)
+        y = f(xg)
+        if grad:
+            (g,) = torch.autograd.grad(y, xg, grad_outputs=torch.ones_like(y))
+            assert torch.isnan(g[4]) and not torch.isnan(g[:4]).any()
+        assert torch.isnan(y[4]) and not torch.isnan(y[:4]).any()
+        return len(calls)
+
+    for name in ("softplus", "sigmoid", "tanh"):
+        assert guarded_calls(name, False) == 0 and guarded_calls(name, True) == 0, name
+    assert guarded_calls("relu", False) == 0 and guarded_calls("relu", True) == 1
+    assert guarded_calls("silu", False) == 1 and guarded_calls("silu", True) == 1
+    # the values at the specials: the limits
+    y = pa.get_function("softplus", "torch", kernel="native")(x)
+    assert y[0] == 0 and y[3] == float("inf")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import numbers
 import re
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 
@@ -40,6 +41,57 @@ def owner_of(x: Any) -> Optional[str]:
         if root in _TYPE_ROOTS:
             return _TYPE_ROOTS[root]
     return None
+
+
+def _never(*args: Any) -> bool:
+    return False
+
+
+def plain_values(params: Mapping[str, Any]) -> bool:
+    """Whether every parameter value is a plain Python/NumPy scalar, string,
+    bool or None (values a probe's result may be cached under)."""
+    return all(v is None or isinstance(v, (numbers.Real, str)) for v in params.values())
+
+
+def special_probe(lim: Any, npdt: Any) -> Tuple[Any, Any, Any, Any]:
+    """(inputs, values, derivatives, check) to test whether a kernel already
+    gives what the special-value guard would, for limits ``lim`` (None: NaN at
+    NaN only) in NumPy dtype ``npdt``. The inputs repeat -inf, +inf, NaN, -NaN
+    and 1 (period 5, coprime to every SIMD width: each special in every lane;
+    1030 elements leave a scalar tail); ``check`` marks where to compare (an
+    int array: 0 not compared, 1 a limit, 2 and 3 the two NaN kinds)."""
+    import numpy as np  # (not at import: ``import polyact`` loads no NumPy)
+
+    lm, dm, lp, dp = lim if lim is not None else (None,) * 4
+    nan = float("nan")
+    n = 206
+    inputs = np.array([-float("inf"), float("inf"), nan, -nan, 1.0] * n)
+
+    def want(neg: Any, pos: Any) -> Any:
+        return np.array([neg, pos, nan, nan, 0.0] * n, dtype=np.float64).astype(npdt).astype(np.float64)
+
+    # the guard fixes NaN only when the limits are unknown: +-inf keep the kernel's results
+    check = np.array(([1, 1] if lim is not None else [0, 0]) + [2, 3, 0])
+    return inputs, want(lm, lp), want(dm, dp), np.tile(check, n)
+
+
+def same_bits(got: Any, want: Any, check: Any) -> bool:
+    """Whether float64 ``got`` holds ``want`` at the positions :func:`special_probe`
+    marks: limits bit for bit (signed zeros told apart), and at NaN inputs a NaN,
+    one bit pattern per input NaN kind (an op whose SIMD loop and scalar tail
+    make different NaNs would make results depend on the thread count). The
+    NaN's sign may differ from the guard's: x86 arithmetic makes negative NaNs
+    and IEEE 754 leaves a NaN's sign unspecified."""
+    import numpy as np
+
+    lim = check == 1
+    if not np.array_equal(got[lim].view(np.int64), want[lim].view(np.int64)):
+        return False
+    for kind in (2, 3):
+        g = got[check == kind]
+        if g.size and (not np.isnan(g).all() or np.unique(g.view(np.int64)).size > 1):
+            return False
+    return True
 
 
 def class_name(name: str) -> str:
@@ -263,7 +315,7 @@ class Backend:
 
         layout = self._layout
         guard, guarded, limits_of = self.guard_specials and spec.elementwise, self._guarded, self._limits
-        all_finite = self._all_finite
+        runs_bare = self._bare_check(spec) if guard else _never
 
         gated = spec.kind == "gated"
         noise, draw = spec.noise, self.draw
@@ -284,7 +336,7 @@ class Backend:
                 p[k] = chan(p[k], xc, axis)
             if noise is not None and rng is not None:
                 p["noise"] = draw(noise, xc, rng)
-            if guard and not all_finite(xc):
+            if guard and not runs_bare(xc, impl, params):
                 y = guarded(impl, xc, p, limits_of(spec, params))
             else:
                 y = impl(xc, **p)
@@ -328,6 +380,18 @@ class Backend:
         """A cheap eager check that every element of ``x`` is finite (then the
         kernel runs without the guard); False when it cannot tell cheaply."""
         return False
+
+    def _bare_check(self, spec: ActivationSpec) -> Callable[[Any, Any, Mapping[str, Any]], bool]:
+        """``runs_bare(x, impl, params)``: whether a call of ``impl`` on ``x``
+        may skip the special-value guard, because ``x`` is all finite (see
+        :meth:`_all_finite`) or because the kernel already gives the contract's
+        values and derivatives at special inputs (backends that can tell)."""
+        all_finite = self._all_finite
+
+        def runs_bare(x: Any, impl: Any, params: Mapping[str, Any]) -> bool:
+            return all_finite(x)
+
+        return runs_bare
 
     def _limits(self, spec: ActivationSpec, params: Mapping[str, Any]) -> Any:
         """The special-value limits for a call with ``params`` (see :func:`limits_for`)."""

@@ -14,6 +14,7 @@ on; the backend never flips that flag.
 
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 import threading
@@ -376,6 +377,19 @@ class JaxBackend(_base.Backend):
     def dtype_name(self, x: Any) -> str:
         return str(np.dtype(x.dtype))
 
+    def check_input(self, x: Any, name: str) -> str:
+        # fast path of every eager call: a concrete array of a floating dtype
+        fast = self.__dict__.get("_fast_input")
+        if fast is None:
+            jnp = self.fw.numpy
+            names = {np.dtype(getattr(jnp, d)): d for d in _base.FLOAT}
+            fast = self.__dict__["_fast_input"] = (type(jnp.zeros(())), names)
+        if type(x) is fast[0]:
+            dt = fast[1].get(x.dtype)
+            if dt is not None:
+                return dt
+        return super().check_input(x, name)
+
     def to_numpy(self, x: Any) -> Any:
         return np.asarray(x)
 
@@ -404,6 +418,32 @@ class JaxBackend(_base.Backend):
             return None
         a = np.asarray(value)
         return float(a.reshape(-1)[0]) if a.size == 1 else None
+
+    def _cpu_array(self) -> Any:
+        """The concrete array type when JAX runs on CPU only (then NumPy reads an
+        array's buffer in place), else False."""
+        t = self.__dict__.get("_cpu_array_type")
+        if t is None:
+            jax = self.fw
+            only_cpu = all(d.platform == "cpu" for d in jax.devices())
+            t = self.__dict__["_cpu_array_type"] = type(jax.numpy.zeros(())) if only_cpu else False
+        return t
+
+    def _all_finite(self, x: Any) -> bool:
+        # eager calls on small arrays on a CPU-only JAX: NumPy reads the buffer in
+        # place and sums it (about 2 us), so a finite input runs the kernel bare
+        # instead of the guard's op-by-op computation (about 250 us). Large inputs
+        # keep the guard fused into the kernel's one jitted computation: a separate
+        # finiteness pass cost more (relu 1.13x the raw op against 1.09x, mish
+        # 1.08x against 1.03x at 16M). Tracers (jit, grad, vmap) always run the
+        # guard. A NaN or +-inf makes the sum non-finite; an overflowing sum of
+        # finite values only takes the guard. (Kernels that already give the
+        # limits are not run bare on special inputs as on torch: their NaNs are
+        # negative, the guard's positive, and eager calls must give the bits of
+        # vmap'd ones, which take the guard.)
+        if type(x) is not self._cpu_array() or _size(x) >= JIT_MIN_SIZE:
+            return False
+        return math.isfinite(np.add.reduce(np.asarray(x), axis=None))
 
     def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
         # one jitted computation (guard + kernel) per kernel, parameter set and

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -206,6 +206,16 @@ def _specials_function(torch: Any) -> Any:
 
     _SPECIALS = Specials
     return Specials
+
+
+def _finite_sum(x: Any) -> bool:
+    """Whether the sum of an eager CPU tensor is finite: then so is every
+    element (a NaN or +-inf makes the sum non-finite; an overflowing sum of
+    finite values only sends the call through the full guard). A few elements
+    are summed in Python, in double precision, faster than a reduction op."""
+    if x.dim() == 1 and x.numel() <= 32:
+        return math.isfinite(sum(x.tolist()))
+    return math.isfinite((x.detach() if x.requires_grad else x).sum().item())
 
 
 def _fill(torch: Any, x: Any, neg: float, pos: float) -> Any:
@@ -568,7 +578,65 @@ class TorchBackend(_base.Backend):
         # inputs only sends the call through the full guard)
         if not x.is_cpu or self._mode() is not None or _wrapped(x):
             return False
-        return math.isfinite((x.detach() if x.requires_grad else x).sum().item())
+        return _finite_sum(x)
+
+    def _bare_check(self, spec: ActivationSpec) -> Any:
+        # The framework's own op often gives the contract's values (and
+        # derivatives) at +-inf and NaN already: then its eager CPU calls skip the
+        # guard and its finiteness pass, a full extra read of the input. That is
+        # probed once per dtype and parameter values (specials in every SIMD lane,
+        # forward and backward) and never assumed.
+        native = self.builtin_kernels(spec).get("native")
+        # (not for noise-driven activations: their training calls pass the noise too)
+        native_impl = native.impl if native is not None and spec.noise is None else None
+        t, mode, plain = self.fw, self._mode, _base.plain_values
+        grad_enabled = t.is_grad_enabled
+        # per dtype and parameter values: 0 guard, 1 bare without autograd, 2 bare
+        exact: Dict[Any, int] = {}
+        probe = self._probe_specials
+
+        def runs_bare(x: Any, impl: Any, params: Mapping[str, Any]) -> bool:
+            if not x.is_cpu or mode() is not None or _wrapped(x):
+                return False
+            if impl is native_impl:
+                key = (x.dtype, *params.values()) if params else x.dtype
+                try:
+                    ok = exact.get(key)
+                except TypeError:  # a per-channel list of values: not probed
+                    ok = 0
+                if ok is None:
+                    ok = 0
+                    if plain(params):
+                        fwd, bwd = probe(spec, impl, params, x.dtype)
+                        ok = exact[key] = (2 if bwd else 1) if fwd else 0
+                if ok and (ok == 2 or not (x.requires_grad and grad_enabled())):
+                    return True
+            return _finite_sum(x)
+
+        return runs_bare
+
+    def _probe_specials(
+        self, spec: ActivationSpec, impl: Any, params: Mapping[str, Any], dtype: Any
+    ) -> Tuple[bool, bool]:
+        """(forward, backward): whether ``impl`` with ``params`` gives what the
+        guard would at -inf, +inf and NaN in ``dtype``: the limits (values and
+        derivatives, bit for bit) and NaN at NaN, on a vector long enough for
+        the SIMD loop and its scalar tail."""
+        t = self.fw
+        lim = self._limits(spec, params)
+        npdt = np.float64 if dtype == t.float64 else np.float32  # the guard fills in this dtype
+        pattern, want_y, want_g, check = _base.special_probe(lim, npdt)
+        try:
+            with t.inference_mode(False), t.enable_grad():
+                xp = t.tensor(pattern, dtype=dtype, requires_grad=True)
+                y = impl(xp, **params)
+                fwd = _base.same_bits(y.detach().double().numpy(), want_y, check)
+                if not y.requires_grad:
+                    return (fwd, False)
+                (g,) = t.autograd.grad(y, xp, grad_outputs=t.full_like(y, 2.0))
+        except Exception:  # such a kernel runs guarded, which reports the error
+            return (False, False)
+        return (fwd, _base.same_bits(g.detach().double().numpy() / 2.0, want_g, check))
 
     def _layout(self, x: Any) -> Any:
         return x if x.is_contiguous() else x.contiguous()
