@@ -596,6 +596,13 @@ class MegEngineBackend(_base.Backend):
             p.grad = None
         gm = mge.autodiff.GradManager()
         gm.attach([p for _, p in named])
+        # synchronous execution: MegEngine 1.13 computes the gradient of a per-channel
+        # operand broadcast against the input ((1, C, 1, 1)) wrong now and then when
+        # it runs asynchronously (about 1 call in 100 with the other core busy gives
+        # values like -2e24 or 0, in plain MegEngine code too); synchronously 0 in 4,400
+        level = mge.config.async_level
+        mge._full_sync()
+        mge.config.async_level = 0
         try:
             with gm:
                 y = module(x)
@@ -605,6 +612,7 @@ class MegEngineBackend(_base.Backend):
                 g = p.grad
                 out[k] = np.zeros(tuple(p.shape)) if g is None else g.numpy().astype(np.float64)
         finally:
+            mge.config.async_level = level
             for (_, p), g in zip(named, saved):
                 p.grad = g
         return y.detach(), out
