@@ -331,6 +331,59 @@ def test_fresh_module_per_lookup_with_repr():
     assert repr(pa.get_activation("gelu", "megengine")) == "Gelu()"
 
 
+def test_module_base_state_is_what_megengine_init_makes():
+    """Modules copy MegEngine's ``Module.__init__`` attributes instead of running
+    it (it is most of a lookup's time): the same attributes and values as a
+    module built the ordinary way, and no list or dict shared between modules."""
+
+    class Plain(M.Module):
+        def forward(self, x):
+            return x
+
+    ref = Plain().__dict__
+    a = pa.get_activation("srelu", backend="megengine", num_channels=3)
+    b = pa.get_activation("srelu", backend="megengine", num_channels=3)
+    for k, v in ref.items():
+        got = a.__dict__[k]
+        if k == "_modules":  # and then polyact's own dict attributes
+            got = [m for m in got if m not in ("_fixed", "polyact_config")]
+        assert type(got) is type(v) and got == v, k
+        if isinstance(v, (list, dict)):
+            assert a.__dict__[k] is not b.__dict__[k] and a.__dict__[k] is not v, k
+    calls = []
+    a.register_forward_hook(lambda m, i, o: calls.append(m))
+    b(t32(np.ones((2, 3, 4))))
+    assert calls == []
+    a(t32(np.ones((2, 3, 4))))
+    assert calls == [a]
+    # parameters are still named and found by MegEngine's bookkeeping
+    seq = M.Sequential(M.Linear(3, 3), a)
+    assert {n for n, _ in seq.named_parameters()} >= {"1." + k for k in pa.get_spec("srelu").trainable}
+
+
+@pytest.mark.parametrize("n", [8, mbackend.HOST_CHECK_MAX, mbackend.HOST_CHECK_MAX + 1])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_eager_finiteness_check_on_host_and_device(n, dtype):
+    """Small eager inputs are checked for finiteness on the host, larger ones by
+    a reduction: both take the guard for one special value anywhere (first,
+    last), and run the kernel bare when all are finite."""
+    base = np.linspace(-4.0, 4.0, n).astype(np.float32)
+    f = pa.get_function("silu", "megengine", kernel="composed")
+    want = base / (1.0 + np.exp(-base.astype(np.float64)))
+    for pos, special, limit in [(0, np.nan, np.nan), (n - 1, np.inf, np.inf), (n // 2, -np.inf, 0.0)]:
+        x = base.copy()
+        x[pos] = special
+        t = B.from_numpy(x, dtype)
+        t32_ = t.astype("float32") if dtype != "float32" else t  # as the runner hands it over
+        assert B._finite_eager(t32_, n <= mbackend.HOST_CHECK_MAX) is False
+        y = npy(f(t))
+        assert np.isnan(y[pos]) if np.isnan(limit) else y[pos] == limit, (pos, y[pos])
+        keep = np.arange(n) != pos
+        np.testing.assert_allclose(y[keep], want[keep], rtol=1e-2 if dtype != "float32" else 1e-6, atol=1e-6)
+    assert B._finite_eager(t32(base), n <= mbackend.HOST_CHECK_MAX) is True
+    np.testing.assert_allclose(npy(f(t32(base))), want, rtol=1e-6, atol=1e-7)
+
+
 def test_trainable_parameters_are_megengine_parameters():
     se = pa.get_activation("soft_exponential", "megengine", alpha=0.3)
     ((name, p),) = list(se.named_parameters())

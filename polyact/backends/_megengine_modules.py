@@ -40,6 +40,42 @@ def _as_local_state(module: M.Module, state: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+class _Probe(M.Module):
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+_PLAIN = (type(None), bool, int, float, str)
+_BASE_STATE: Any = None
+
+
+def _base_init(module: M.Module) -> None:
+    """``megengine.module.Module.__init__`` for ``module``, fast.
+
+    MegEngine's own ``__init__`` sets eight attributes through its
+    ``__setattr__`` (about 15 us, most of a ``get_activation`` call). The
+    attributes it sets are recorded once from a probe module; when they are all
+    plain values, empty dicts and lists of strings, each new module gets a copy
+    (fresh lists and dicts), which is what ``__init__`` would have made. Anything
+    else (another MegEngine version) falls back to calling ``__init__``."""
+    global _BASE_STATE
+    if _BASE_STATE is None:
+        state = dict(_Probe().__dict__)
+        ok = all(
+            isinstance(v, _PLAIN)
+            or (type(v) is list and all(isinstance(e, str) for e in v))
+            or (isinstance(v, dict) and not v)
+            for v in state.values()
+        )
+        _BASE_STATE = state if ok else False
+    if _BASE_STATE is False:
+        M.Module.__init__(module)
+        return
+    d = module.__dict__
+    for k, v in _BASE_STATE.items():
+        d[k] = list(v) if type(v) is list else type(v)() if isinstance(v, dict) else v
+
+
 class PolyactModule(M.Module):
     """Base of every polyact MegEngine activation module.
 
@@ -58,16 +94,22 @@ class PolyactModule(M.Module):
         params: Dict[str, Any],
         options: Dict[str, Any],
     ) -> None:
-        super().__init__()
         if options.get("inplace"):
             raise ActivationError(
                 f"{spec.name}: MegEngine modules have no in-place variant; build it without inplace=True."
             )
-        self.kernel = kernel.name
+        _base_init(self)
         state = _base.module_state(backend, spec, params, options)
-        self.channel_axis, self.num_channels = state.channel_axis, state.num_channels
+        # plain values: MegEngine's __setattr__ (about 1 us each) only names tensors
+        # and registers modules, lists and dicts, so these bypass it
+        for k, v in (
+            ("kernel", kernel.name),
+            ("channel_axis", state.channel_axis),
+            ("num_channels", state.num_channels),
+            ("_trainable", spec.trainable),
+        ):
+            object.__setattr__(self, k, v)
         self._fixed: Dict[str, Any] = state.fixed
-        self._trainable = spec.trainable
         for k, v in state.trainable.items():  # scalars become 0-d Parameters
             setattr(self, k, mge.Parameter(np.asarray(v, dtype=np.float32), dtype="float32"))
         # stochastic: noise in training mode only, from RNG(seed) or the global generator

@@ -339,6 +339,10 @@ COMPILED_CACHE_SIZE = 16
 #: x = float32 max (x * erfc(.) first); level 1 keeps the formula's order
 OPT_LEVEL = 1
 
+#: eager inputs of at most this many elements are checked for finiteness on the
+#: host (``Tensor.numpy``), larger ones with a reduction on the device
+HOST_CHECK_MAX = 1 << 16
+
 
 def _compiled_impl(mge: Any, ops: Ops, spec: ActivationSpec) -> Callable[..., Any]:
     """``impl(x, **p)``: ``spec.fn`` through ``megengine.jit.trace(symbolic=True)``,
@@ -427,6 +431,20 @@ class MegEngineBackend(_base.Backend):
             return "bfloat16"
         return name
 
+    def check_input(self, x: Any, name: str) -> str:
+        # fast path of every eager call: a MegEngine tensor of a floating dtype
+        fast = self.__dict__.get("_fast_input")
+        if fast is None:
+            mge = self.fw
+            dts = {np.dtype(d): d for d in ("float32", "float16")}
+            dts[np.dtype(self._bf16())] = "bfloat16"
+            fast = self.__dict__["_fast_input"] = ((mge.Tensor, mge.Parameter), dts)
+        if type(x) in fast[0]:
+            dt = fast[1].get(x.dtype)
+            if dt is not None:
+                return dt
+        return super().check_input(x, name)
+
     def to_numpy(self, x: Any) -> Any:
         a = x.numpy()
         if a.dtype.name.endswith("bfloat16"):
@@ -464,6 +482,13 @@ class MegEngineBackend(_base.Backend):
         a = np.asarray(value)
         return float(a.reshape(-1)[0]) if a.size == 1 else None
 
+    def _finite_eager(self, x: Any, small: bool) -> bool:
+        """Whether every element of the eager tensor ``x`` is finite: read on the
+        host when ``small``, else from a sum on the device."""
+        if small:  # (half precision arrives here promoted to float32)
+            return bool(np.isfinite(x.numpy()).all())
+        return math.isfinite(float(self.fw.functional.sum(x.detach()).item()))
+
     def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
         F = self.fw.functional
         if self._is_tracing is None:
@@ -471,11 +496,21 @@ class MegEngineBackend(_base.Backend):
 
             self._is_tracing = tracing.is_tracing
         if not self._is_tracing():
-            # eager: a finite sum means every element is finite (a NaN or an inf
-            # makes it NaN or inf): run the kernel bare, one reduction instead of
-            # the guard's element-wise passes. An overflowing sum takes the guard.
-            if math.isfinite(float(F.sum(x.detach()).item())):
-                y = impl(x, **p)
+            # eager: all elements finite -> run the kernel bare, one check instead of
+            # the guard's element-wise passes. Small inputs are read on the host
+            # (about 3 us, against 35 for a reduction and its sync); larger ones are
+            # summed on the device (a NaN or an inf makes the sum NaN or inf, and
+            # an overflowing sum takes the guard).
+            n = 1
+            for d in x.shape:
+                n *= d
+            small = n <= HOST_CHECK_MAX
+            if self._finite_eager(x, small):
+                # MegEngine's element-wise kernels take another code path, with other
+                # last bits, on a strided view (a slice). The reduction makes a view
+                # contiguous in place; on the host path a multiplication by one
+                # (exact, and never the input itself) does.
+                y = impl(x * 1.0 if small else x, **p)
                 # a kernel returning its input unchanged (identity): a GradManager gives no
                 # gradient to an output that is the attached tensor itself, so return a copy
                 return F.copy(y) if y is x else y
