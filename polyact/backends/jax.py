@@ -304,11 +304,23 @@ def _fused_impl(jax: Any, ops: Ops, spec: ActivationSpec) -> Callable[..., Any]:
             return gx, ga
 
         f.defvjp(f_fwd, f_bwd)
-        return f
+
+        def primal(x: Any, arrays: Dict[str, Any]) -> Any:
+            return forward(x, **consts, **arrays)
+
+        return f, primal
+
+    tracer = jax.core.Tracer
 
     def fused(x: Any, **p: Any) -> Any:
         static, key, arrays = _split_params(p)
-        return cache.get(key, lambda: make(static))(x, arrays)
+        f, primal = cache.get(key, lambda: make(static))
+        # concrete input and parameters: nothing can be differentiated (JAX
+        # differentiates tracers only), so the forward runs without the
+        # custom_vjp's eager dispatch (about 100 us on a small array)
+        if not isinstance(x, tracer) and not any(isinstance(a, tracer) for a in arrays.values()):
+            return primal(x, arrays)
+        return f(x, arrays)
 
     return fused
 
@@ -493,7 +505,11 @@ class JaxBackend(_base.Backend):
                 y = impl(jnp.where(special, jnp.zeros((), x.dtype), x), **consts, **arrs)
                 return fix(x, y, lim)
 
-            if kind == "fused":  # keep only the input for backward (the mask is recomputed)
+            # keep only the input for backward: the guard's masks and the kernel's
+            # intermediates are recomputed in one fused backward pass, which at 16M
+            # is about 2x faster than reading them back (silu native f+b 52 vs 157
+            # ms). ``composed`` stays the op-by-op baseline, residuals and all.
+            if kind in ("fused", "native", "compiled"):
                 body = jax.checkpoint(body, policy=jax.checkpoint_policies.nothing_saveable)
             return (impl, jax.jit(body), body)
 
