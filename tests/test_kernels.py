@@ -250,6 +250,22 @@ def test_fused_kernel_saves_only_its_input(name):
     torch.testing.assert_close(g, want, rtol=1e-4, atol=1e-5, equal_nan=True)
 
 
+@pytest.mark.parametrize("name", ["relu", "silu", "mish", "softplus", "leaky_relu", "elu"])
+def test_fused_forward_is_the_native_op_where_eligible(name):
+    """Eagerly, the fused kernel's forward is torch's own op where that meets the
+    contract (bit for bit the native kernel's values), with the fused backward:
+    only the input saved, gradients from the closed form."""
+    x = torch.linspace(-6, 6, 1 << 19, dtype=torch.float32).requires_grad_(True)  # blockwise size
+    fused = pa.get_function(name, "torch", kernel="fused")
+    native = pa.get_function(name, "torch", kernel="native")
+    saved, y = _saved(fused, x)
+    assert [n for n in saved if n >= 1024] == [x.nbytes], saved
+    assert torch.equal(y.detach(), native(x.detach())), name
+    (g,) = torch.autograd.grad(y.sum(), x)
+    (want,) = torch.autograd.grad(pa.get_function(name, "torch", kernel="composed")(x).sum(), x)
+    torch.testing.assert_close(g, want, rtol=1e-4, atol=1e-5, equal_nan=True)
+
+
 @pytest.mark.parametrize("name", [n for n in ELEMENTWISE if pa.get_spec(n).grad is not None])
 def test_fused_kernel_blockwise_on_large_inputs(name, monkeypatch):
     """From CHUNK_MIN elements (eager, CPU) the fused kernel evaluates its forward

@@ -290,29 +290,67 @@ def _blockwise(torch: Any, f: Any, x: Any, g: Any = None) -> Any:
     return out
 
 
-def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str, ...]) -> Any:
+def _native_forward(torch: Any, spec: ActivationSpec, names: Tuple[str, ...]) -> Any:
+    """``ok(values)``: whether a fused kernel's forward may be the spec's torch
+    op for these parameter values (eager calls with Python-number parameters
+    for which the op is eligible for ``kernel="auto"``; traced code keeps the
+    formula, which inductor fuses), or None where the spec has no such op."""
+    native = spec.native.get(NAME)
+    if native is None or native.eligible is False:
+        return None
+    eligible = native.eligible
+    verdicts: Dict[Tuple[Any, ...], bool] = {}
+    is_compiling, tensor = torch.compiler.is_compiling, torch.Tensor
+
+    def ok(values: Tuple[Any, ...]) -> bool:
+        if is_compiling() or any(isinstance(v, tensor) for v in values):
+            return False
+        try:
+            hit = verdicts.get(values)
+        except TypeError:  # unhashable values (lists of per-channel numbers): keep the formula
+            return False
+        if hit is None:
+            try:
+                hit = eligible is True or bool(eligible(spec.bind(dict(zip(names, values)))))
+            except Exception:  # no verdict: keep the formula
+                hit = False
+            if len(verdicts) < 256:
+                verdicts[values] = hit
+        return hit
+
+    return ok
+
+
+def _fused_function(
+    torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str, ...], native: bool = False
+) -> Any:
     """The ``torch.autograd.Function`` of a spec's fused kernel for parameters
     ``names`` (one class per spec and names, made eagerly: dynamo traces no
-    class definition): forward ``spec.fn(x)``, saving only ``x`` (and tensor
+    class definition): forward torch's own op where it meets the contract (see
+    :func:`_native_forward`), else ``spec.fn(x)``, saving only ``x`` (and tensor
     parameters, which are not input-sized); backward ``g * spec.grad(x)``. On
     large eager CPU inputs both run block by block (:func:`_blockwise`). Written
     in the ``setup_context`` style so that ``torch.compile`` traces it."""
-    hit = _FUSED.get((spec.name, names))
+    hit = _FUSED.get((spec.name, names, native))
     if hit is not None and hit[0] is spec:
         return hit[1]
     # torch has fused ops for what spec.fast rewrites (softplus, tanh, ...): the formula is faster
     forward_formula = spec.fn
     grad_formula = spec.grad
     Tensor = torch.Tensor
+    native_fn = spec.native[NAME].fn if native else None
 
     class Fused(torch.autograd.Function):
         @staticmethod
         def forward(x: Any, values: Tuple[Any, ...]) -> Any:
             # the ops through a module global: dynamo wraps objects it can name
             p = dict(zip(names, values))
-            if _chunkable(torch, x, values):
+            if native_fn is not None:  # torch's own op (eager calls only, see _native_forward)
+                y = native_fn(torch, x, **p)
+            elif _chunkable(torch, x, values):
                 return _blockwise(torch, lambda b: forward_formula(b, TORCH_OPS[0], **p), x)
-            y = forward_formula(x, TORCH_OPS[0], **p)
+            else:
+                y = forward_formula(x, TORCH_OPS[0], **p)
             return y.view_as(y) if y is x else y  # the input itself cannot be the output
 
         @staticmethod
@@ -332,8 +370,8 @@ def _fused_function(torch: Any, spec: ActivationSpec, ops: Ops, names: Tuple[str
                 return _blockwise(torch, lambda b: grad_formula(b, TORCH_OPS[0], **p), x, g), None
             return g * grad_formula(x, TORCH_OPS[0], **p), None
 
-    Fused.__name__ = Fused.__qualname__ = f"Fused_{spec.name}"
-    _FUSED[(spec.name, names)] = (spec, Fused)
+    Fused.__name__ = Fused.__qualname__ = f"Fused_{spec.name}" + ("_native" if native else "")
+    _FUSED[(spec.name, names, native)] = (spec, Fused)
     return Fused
 
 
@@ -468,11 +506,16 @@ class TorchBackend(_base.Backend):
             names = tuple(spec.params)
             plain = _fused_function(t, spec, ops, names)
             noisy = _fused_function(t, spec, ops, (*names, "noise")) if spec.noise else None
+            native_ok = _native_forward(t, spec, names)
+            with_native = _fused_function(t, spec, ops, names, native=True) if native_ok else None
 
             def fused_impl(x: Any, **p: Any) -> Any:
                 if "noise" in p:  # a stochastic activation in training mode
                     return noisy.apply(x, (*[p[k] for k in names], p["noise"]))
-                return plain.apply(x, tuple([p[k] for k in names]))
+                values = tuple([p[k] for k in names])
+                if native_ok is not None and native_ok(values):
+                    return with_native.apply(x, values)
+                return plain.apply(x, values)
 
             out["fused"] = Kernel(
                 "fused",
