@@ -81,6 +81,27 @@ def test_import_polyact_does_not_import_jax():
     assert r.returncode == 0, r.stderr
 
 
+def test_first_call_inside_jit():
+    """A fresh process whose first polyact call on JAX is inside ``jax.jit``: the
+    backend's notion of a concrete array is not taken from a tracer, so later
+    traces and eager calls work and agree."""
+    code = (
+        "import jax, jax.numpy as jnp, numpy as np, polyact as pa\n"
+        "f = pa.get_function('mish', 'jax')\n"
+        "x = jnp.linspace(-3.0, 3.0, 7)\n"
+        "a = jax.jit(f)(x)\n"
+        "b = jax.jit(lambda v: f(v) * 1.0)(x)\n"
+        "c = f(x)\n"
+        "g = jax.grad(lambda v: f(v).sum())(x)\n"
+        "assert np.allclose(a, c, rtol=1e-6) and np.allclose(b, c, rtol=1e-6), (a, b, c)\n"
+        "assert np.all(np.isfinite(np.asarray(g)))\n"
+        "B = pa.get_backend('jax')\n"
+        "assert not issubclass(B._cpu_array(), jax.core.Tracer) and B._cpu_array() is type(x)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
 def test_owns_arrays_and_tracers():
     x = jnp.ones(3, jnp.float32)
     assert B.owns(x)

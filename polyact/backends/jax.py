@@ -394,7 +394,7 @@ class JaxBackend(_base.Backend):
         if fast is None:
             jnp = self.fw.numpy
             names = {np.dtype(getattr(jnp, d)): d for d in _base.FLOAT}
-            fast = self.__dict__["_fast_input"] = (type(jnp.zeros(())), names)
+            fast = self.__dict__["_fast_input"] = (self._array_type(), names)
         if type(x) is fast[0]:
             dt = fast[1].get(x.dtype)
             if dt is not None:
@@ -430,6 +430,16 @@ class JaxBackend(_base.Backend):
         a = np.asarray(value)
         return float(a.reshape(-1)[0]) if a.size == 1 else None
 
+    def _array_type(self) -> Any:
+        """The type of JAX's concrete arrays. Made under ``ensure_compile_time_eval``:
+        the first call may come inside a ``jit`` trace, where a new array is a tracer."""
+        jax = self.fw
+        with jax.ensure_compile_time_eval():
+            t = type(jax.numpy.zeros(()))
+        if issubclass(t, jax.core.Tracer):  # pragma: no cover (a JAX without compile-time eval)
+            raise RuntimeError(f"could not make a concrete JAX array (got a {t.__name__})")
+        return t
+
     def _cpu_array(self) -> Any:
         """The concrete array type when JAX runs on CPU only (then NumPy reads an
         array's buffer in place), else False."""
@@ -437,7 +447,7 @@ class JaxBackend(_base.Backend):
         if t is None:
             jax = self.fw
             only_cpu = all(d.platform == "cpu" for d in jax.devices())
-            t = self.__dict__["_cpu_array_type"] = type(jax.numpy.zeros(())) if only_cpu else False
+            t = self.__dict__["_cpu_array_type"] = self._array_type() if only_cpu else False
         return t
 
     def _all_finite(self, x: Any) -> bool:
