@@ -74,10 +74,26 @@ def _module_source(fn: Any) -> str:
         return ""
 
 
+#: fingerprints by spec object (reading sources with ``inspect`` costs a
+#: millisecond or more, and the suite asks for a reference tens of thousands
+#: of times); the spec is kept so that its id is never reused
+_fingerprints: Dict[int, Any] = {}
+
+
 def fingerprint(spec: Any) -> str:
     """What the reference of ``spec`` depends on: its formula (and its module's
     helpers) and parameter declarations. Only stable text goes in (a domain's
     description, never a function's repr, whose address changes every run)."""
+    hit = _fingerprints.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    fp = _fingerprint(spec)
+    with _lock:
+        _fingerprints[id(spec)] = (spec, fp)
+    return fp
+
+
+def _fingerprint(spec: Any) -> str:
     parts = [
         spec.name,
         _source(spec.fn),

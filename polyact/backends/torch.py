@@ -329,8 +329,9 @@ def _fused_function(
     class definition): forward torch's own op where it meets the contract (see
     :func:`_native_forward`), else ``spec.fn(x)``, saving only ``x`` (and tensor
     parameters, which are not input-sized); backward ``g * spec.grad(x)``. On
-    large eager CPU inputs both run block by block (:func:`_blockwise`). Written
-    in the ``setup_context`` style so that ``torch.compile`` traces it."""
+    large eager CPU inputs the formula forward and the backward run block by
+    block (:func:`_blockwise`); torch's own op runs whole. Written in the
+    ``setup_context`` style so that ``torch.compile`` traces it."""
     hit = _FUSED.get((spec.name, names, native))
     if hit is not None and hit[0] is spec:
         return hit[1]
