@@ -50,8 +50,7 @@ def cases(
                     for dtype in DTYPES[backend]:
                         for cls in classes:
                             cid = f"{name}{param_id(params)}-{backend}-{kname}-{dtype}-{cls}"
-                            why = known_divergences.match(name, backend, kname, test, dtype, cls, params)
-                            marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+                            marks = known_divergences.xfail(name, backend, kname, test, dtype, cls, params)
                             out.append(
                                 pytest.param(name, params, backend, kname, dtype, cls, id=cid, marks=marks)
                             )

@@ -4,7 +4,8 @@ Each entry turns the matching generated tests into ``xfail(strict=True)``: when
 the framework fixes the deviation the test starts passing, fails as XPASS, and
 the entry (and the kernel's ``eligible=False``) gets removed. Keys: activation,
 backend, kernel, test (forward / gradient / kink), and optionally dtype, cls
-(input class) and params (the parameter set); dtype may be a tuple; ``reason`` says what goes wrong.
+(input class) and params (the parameter set); dtype may be a tuple; ``reason`` says what goes wrong;
+``strict=False`` for a deviation that shows on some CPUs only (the case may pass elsewhere).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ DIVERGENCES = [
         test="forward",
         dtype=("float32", "bfloat16"),
         cls=("large", "exhaustive"),
-        reason="torch's exact gelu returns inf at x = float32 max (the true value is finite)",
+        reason="torch's exact gelu returns inf at x = float32 max (the true value is finite) with "
+        "AVX-512; its AVX2 loop gives the finite value",
+        strict=False,
     ),
     dict(
         activation="gelu_tanh",
@@ -203,21 +206,48 @@ def match(
 ) -> str:
     """The reason of the divergence matching a test case, or ''."""
     for d in DIVERGENCES:
-        backends = d["backend"] if isinstance(d["backend"], tuple) else (d["backend"],)
-        tests = d["test"] if isinstance(d["test"], tuple) else (d["test"],)
-        if (
-            (d["activation"], d["kernel"]) != (activation, kernel)
-            or test not in tests
-            or backend not in backends
-        ):
-            continue
-        if d.get("params", params or {}) != (params or {}):
-            continue
-        dtypes = d.get("dtype", dtype)
-        classes = d.get("cls", cls)
-        if dtype not in (dtypes if isinstance(dtypes, tuple) else (dtypes,)):
-            continue
-        if cls not in (classes if isinstance(classes, tuple) else (classes,)):
-            continue
-        return d["reason"]
+        if _matches(d, activation, backend, kernel, test, dtype, cls, params):
+            return d["reason"]
     return ""
+
+
+def _matches(
+    d: dict,
+    activation: str,
+    backend: str,
+    kernel: str,
+    test: str,
+    dtype: str = "",
+    cls: str = "",
+    params: Optional[dict] = None,
+) -> bool:
+    backends = d["backend"] if isinstance(d["backend"], tuple) else (d["backend"],)
+    tests = d["test"] if isinstance(d["test"], tuple) else (d["test"],)
+    if (d["activation"], d["kernel"]) != (activation, kernel) or test not in tests or backend not in backends:
+        return False
+    if d.get("params", params or {}) != (params or {}):
+        return False
+    dtypes = d.get("dtype", dtype)
+    classes = d.get("cls", cls)
+    return dtype in (dtypes if isinstance(dtypes, tuple) else (dtypes,)) and cls in (
+        classes if isinstance(classes, tuple) else (classes,)
+    )
+
+
+def xfail(
+    activation: str,
+    backend: str,
+    kernel: str,
+    test: str,
+    dtype: str = "",
+    cls: str = "",
+    params: Optional[dict] = None,
+) -> list:
+    """The pytest marks of a generated case: an xfail where a divergence matches
+    (strict unless the entry says it shows on some CPUs only), else none."""
+    import pytest
+
+    for d in DIVERGENCES:
+        if _matches(d, activation, backend, kernel, test, dtype, cls, params):
+            return [pytest.mark.xfail(strict=d.get("strict", True), reason=d["reason"])]
+    return []

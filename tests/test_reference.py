@@ -28,8 +28,7 @@ QUICK_CLASSES = ("normal", "extremal")
 def _params(what):
     out = []
     for c in check.iter_cases(backends=BACKENDS, whats=(what,)):
-        why = known_divergences.match(c.name, c.backend, c.kernel, what, c.dtype, c.cls, c.param_dict)
-        marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+        marks = known_divergences.xfail(c.name, c.backend, c.kernel, what, c.dtype, c.cls, c.param_dict)
         if c.cls in QUICK_CLASSES and c.dtype == "float32" and not c.params:
             marks.append(pytest.mark.quick)
         out.append(pytest.param(c, id=c.id, marks=marks))
@@ -57,8 +56,7 @@ def _kink_cases():
     for c in check.iter_cases(backends=BACKENDS, classes=("normal",), whats=("gradient",)):
         if not polyact.get_spec(c.name).kinks:
             continue
-        why = known_divergences.match(c.name, c.backend, c.kernel, "kink", c.dtype, params=c.param_dict)
-        marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+        marks = known_divergences.xfail(c.name, c.backend, c.kernel, "kink", c.dtype, params=c.param_dict)
         out.append(pytest.param(c, id=c.id.rsplit("-", 1)[0], marks=marks))
     return out
 
