@@ -67,9 +67,15 @@ for _a in ("-1.75", "-1", "-0.5", "-0.25", "0.5", "1"):
 
 _SOFT_CLIPPING = (
     "soft_clipping's composed float32 kernel is not monotone near x = 0: it steps down by 1 ulp "
-    "(e.g. alpha=0.1 on torch/jax: f(-2.2163531e-06) = 0.48750520 > f(-9.0094676e-07) = 0.48750517)"
+    "(e.g. alpha=0.1 on torch/jax: f(-2.2163531e-06) = 0.48750520 > f(-9.0094676e-07) = 0.48750517); "
+    "which parameters and backends show it depends on the CPU's vector math (numpy at the defaults "
+    "with AVX2: f(-3.6623456e-07) = 0.43814039 > f(-1.4887421e-07) = 0.43814036), so not strict"
 )
 for _id in (
+    "soft_clipping-numpy-composed-float32",
+    "soft_clipping-torch-composed-float32",
+    "soft_clipping-jax-composed-float32",
+    "soft_clipping-megengine-composed-float32",
     "soft_clipping(alpha=2)-numpy-composed-float32",
     "soft_clipping(alpha=0.1)-numpy-composed-float32",
     "soft_clipping(alpha=0.1)-torch-composed-float32",
@@ -147,7 +153,7 @@ _FORMULA_KERNELS = ("-fused-", "-compiled-", "-fast-")
 def _case(test: str, case_id: str, *values: Any) -> Any:
     why = KNOWN_FAILURES.get((test, case_id))
     # the thread-count split depends on the CPU's vector width: not strict there
-    strict = why is not _THREADS and why is not _SIGNED_ZERO
+    strict = why is not _THREADS and why is not _SIGNED_ZERO and why is not _SOFT_CLIPPING
     if why is None:
         for k in _FORMULA_KERNELS:
             if k in case_id:
