@@ -156,13 +156,16 @@ MANIFESTS, GROUPS, PRESENT = load(DIR)
 #: ("backend:kernel", the odd one out), optionally params (dict), dtype (str or
 #: tuple) and agrees_with (sides that share the behaviour: pairs of the odd one
 #: with them still agree) and what ("gradients": only pairs that both have
-#: gradients disagree); ``reason`` says what goes wrong.
+#: gradients disagree), strict (False for what shows on some CPUs only); ``reason`` says
+#: what goes wrong.
 DIVERGENCES: List[Dict[str, Any]] = [
     dict(
         activation="gelu",
         side="torch:native",
         dtype=("float32", "bfloat16"),
-        reason="torch's exact gelu returns inf at x = float32 max (the true value is finite)",
+        reason="torch's exact gelu returns inf at x = float32 max (the true value is finite) with "
+        "AVX-512; its AVX2 loop gives the finite value",
+        strict=False,
     ),
     dict(
         activation="gelu_tanh",
