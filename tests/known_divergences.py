@@ -10,7 +10,7 @@ backend, kernel, test (forward / gradient / kink), and optionally dtype, cls
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 DIVERGENCES = [
     dict(
@@ -195,7 +195,7 @@ DIVERGENCES = [
 ]
 
 
-def match(
+def entry(
     activation: str,
     backend: str,
     kernel: str,
@@ -203,51 +203,33 @@ def match(
     dtype: str = "",
     cls: str = "",
     params: Optional[dict] = None,
-) -> str:
-    """The reason of the divergence matching a test case, or ''."""
+) -> Optional[dict]:
+    """The divergence matching a test case, or None."""
     for d in DIVERGENCES:
-        if _matches(d, activation, backend, kernel, test, dtype, cls, params):
-            return d["reason"]
-    return ""
+        backends = d["backend"] if isinstance(d["backend"], tuple) else (d["backend"],)
+        tests = d["test"] if isinstance(d["test"], tuple) else (d["test"],)
+        if (
+            (d["activation"], d["kernel"]) != (activation, kernel)
+            or test not in tests
+            or backend not in backends
+        ):
+            continue
+        if d.get("params", params or {}) != (params or {}):
+            continue
+        dtypes = d.get("dtype", dtype)
+        classes = d.get("cls", cls)
+        if dtype in (dtypes if isinstance(dtypes, tuple) else (dtypes,)) and cls in (
+            classes if isinstance(classes, tuple) else (classes,)
+        ):
+            return d
+    return None
 
 
-def _matches(
-    d: dict,
-    activation: str,
-    backend: str,
-    kernel: str,
-    test: str,
-    dtype: str = "",
-    cls: str = "",
-    params: Optional[dict] = None,
-) -> bool:
-    backends = d["backend"] if isinstance(d["backend"], tuple) else (d["backend"],)
-    tests = d["test"] if isinstance(d["test"], tuple) else (d["test"],)
-    if (d["activation"], d["kernel"]) != (activation, kernel) or test not in tests or backend not in backends:
-        return False
-    if d.get("params", params or {}) != (params or {}):
-        return False
-    dtypes = d.get("dtype", dtype)
-    classes = d.get("cls", cls)
-    return dtype in (dtypes if isinstance(dtypes, tuple) else (dtypes,)) and cls in (
-        classes if isinstance(classes, tuple) else (classes,)
-    )
-
-
-def xfail(
-    activation: str,
-    backend: str,
-    kernel: str,
-    test: str,
-    dtype: str = "",
-    cls: str = "",
-    params: Optional[dict] = None,
-) -> list:
-    """The pytest marks of a generated case: an xfail where a divergence matches
-    (strict unless the entry says it shows on some CPUs only), else none."""
+def xfail(*case: Any, **kw: Any) -> list:
+    """The pytest marks of a generated case (:func:`entry`'s arguments): an xfail
+    where a divergence matches (strict unless the entry says it shows on some
+    CPUs only), else none."""
     import pytest
 
-    for d in DIVERGENCES:
-        if _matches(d, activation, backend, kernel, test, dtype, cls, params):
-            return [pytest.mark.xfail(strict=d.get("strict", True), reason=d["reason"])]
-    return []
+    d = entry(*case, **kw)
+    return [pytest.mark.xfail(strict=d.get("strict", True), reason=d["reason"])] if d else []
