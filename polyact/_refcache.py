@@ -107,8 +107,9 @@ def _fingerprint(spec: Any) -> str:
 
 def _key(spec: Any, params: Mapping[str, Any], x: np.ndarray, dtype: str, what: str) -> str:
     h = hashlib.sha256()
-    # a process with denormals-are-zero (MegEngine's) computes other references at
-    # subnormal inputs: its entries are its own
+    # a thread with denormals-are-zero computes other references at subnormal inputs:
+    # its entries are its own (the MegEngine backend restores the mode that importing
+    # MegEngine turns on; this keeps a process where that failed apart)
     daz = "daz" if np.float32(1e-45) * np.float32(2.0) == 0 else ""
     h.update(f"{VERSION}|{fingerprint(spec)}|{what}|{dtype}|{daz}|".encode())
     h.update(json.dumps({k: np.asarray(v).tolist() for k, v in params.items()}, sort_keys=True).encode())

@@ -712,3 +712,19 @@ def test_load_state_dict_accepts_float64_and_torch_layout():
     np.testing.assert_allclose(mbackend.torch_state(f)["conv.weight"], state["conv.weight"], rtol=1e-6)
     with pytest.raises(pa.ActivationError, match="missing"):
         f.load_torch_state({"conv.weight": state["conv.weight"]})
+
+
+def test_numpy_keeps_subnormals_after_megengine_runs():
+    """Importing MegEngine (and starting its runtime) turns on flush-to-zero and
+    denormals-are-zero in the importing thread; the backend restores the thread's
+    mode, so NumPy there keeps IEEE subnormals (references computed in this
+    process depend on it). MegEngine's own kernels still treat a subnormal input
+    as zero, which the backend declares."""
+    f = pa.get_function("log1mexp", "megengine")
+    sub = np.array([1e-40, -3e-39], dtype=np.float32)
+    y = npy(f(t32(np.abs(sub))))  # the kernel sees 0: log(1 - e^-0) = -inf
+    assert np.all(sub.astype(np.float64) != 0.0)  # DAZ would read them as 0
+    assert np.all(sub * np.float32(1.0) == sub)  # FTZ would write 0
+    assert np.float64(1e-310) * 1.0 == 1e-310
+    assert np.all(y == -np.inf), y
+    assert B.flushes_subnormal_inputs

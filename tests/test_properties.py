@@ -244,7 +244,7 @@ def _failures(x: np.ndarray, y: np.ndarray, ref: np.ndarray, ok: np.ndarray, k: 
 def _read_as_zero(
     be: Any, spec: Any, params: Any, x: np.ndarray, y: np.ndarray, dtype: str, what: str, keep: Any = None
 ) -> np.ndarray:
-    """Where a backend that treats subnormal inputs as zero (XLA on CPU) matches the
+    """Where a backend that treats subnormal inputs as zero (XLA, MegEngine) matches the
     reference at the zero of the input's sign (as the consistency matrix allows)."""
     xf = x.astype(np.float64)
     sub = (xf != 0) & (np.abs(xf) < FORMATS[dtype].tiny)

@@ -22,8 +22,11 @@ on (checked against the 1.13.0 sources and by running them):
 - There is no float64: ``float64`` arrays become float32 tensors.
 - ``BatchNorm2d(momentum=m)`` keeps ``m * running + (1 - m) * batch``: the
   opposite of torch, so torch's 0.1 is MegEngine's 0.9.
-- Importing MegEngine turns on flush-to-zero / denormals-are-zero for the
-  process (numpy included): subnormal results are 0 in this environment.
+- Importing MegEngine turns on flush-to-zero / denormals-are-zero in the
+  importing thread (NumPy included there); its own kernels flush subnormals
+  whatever that thread's mode. The backend imports MegEngine between a save and
+  a restore of the thread's floating-point environment, so NumPy keeps IEEE
+  subnormals (see ``_keeping_fp_environment``).
 - ``megengine.jit.trace`` objects called under a ``GradManager`` must have been
   recorded under one ("trace error because data unreadable" otherwise), and the
   other way round: the compiled kernel keeps one trace per gradient mode.
@@ -31,10 +34,11 @@ on (checked against the 1.13.0 sources and by running them):
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -391,6 +395,9 @@ def _compiled_impl(mge: Any, ops: Ops, spec: ActivationSpec) -> Callable[..., An
 
 class MegEngineBackend(_base.Backend):
     name = NAME
+    #: MegEngine's CPU kernels compute with denormals-are-zero: a subnormal input
+    #: acts as a signed zero (log1mexp of the smallest bfloat16 subnormal is -inf)
+    flushes_subnormal_inputs = True
     framework = "megengine"
     install = (
         "pip install megengine==1.13.0 'numpy<2' 'setuptools<70'  (MegEngine 1.13 needs CPython <= 3.10)"
@@ -406,14 +413,17 @@ class MegEngineBackend(_base.Backend):
         self._is_tracing: Any = None
 
     def _import(self) -> Any:
-        # Importing MegEngine turns on flush-to-zero and denormals-are-zero for the
-        # process. NumPy builds its finfo tables lazily and warns ("smallest subnormal
-        # ... is zero") when it first builds them under DAZ: build them before.
+        # NumPy builds its finfo tables lazily and warns ("smallest subnormal ... is
+        # zero") when it first builds them under denormals-are-zero: build them
+        # before, in case the environment cannot be restored below.
         for t in (np.float16, np.float32, np.float64, np.longdouble):
             np.finfo(t)
-        mge = importlib.import_module("megengine")
-        for sub in ("functional", "module", "autodiff", "optimizer", "random"):
-            importlib.import_module(f"megengine.{sub}")
+        with _keeping_fp_environment():
+            mge = importlib.import_module("megengine")
+            for sub in ("functional", "module", "autodiff", "optimizer", "random"):
+                importlib.import_module(f"megengine.{sub}")
+            # the runtime starts with the first tensor, and sets the mode again
+            mge.tensor(np.zeros(1, np.float32)).numpy()
         return mge
 
     def _make_ops(self) -> Ops:
@@ -664,6 +674,36 @@ def load_torch_state(module: Any, state: Dict[str, Any]) -> Any:
 def torch_state(module: Any) -> Dict[str, Any]:
     """The state of a MegEngine structural activation in torch's layout (NumPy arrays)."""
     return module.torch_state()
+
+
+# --------------------------------------------------------------------------- fp environment
+@contextlib.contextmanager
+def _keeping_fp_environment() -> Iterator[None]:
+    """Restore the calling thread's floating-point environment on exit.
+
+    Importing MegEngine 1.13 sets flush-to-zero and denormals-are-zero in the
+    importing thread, which silently changes NumPy there: a float32 subnormal
+    converts to 0.0, and subnormal results become zeros. MegEngine's kernels
+    flush subnormals whether or not that thread does (they run elsewhere), so
+    restoring the thread's mode changes nothing in MegEngine's results and keeps
+    the caller's NumPy IEEE. Uses C's ``fegetenv``/``fesetenv`` through ctypes;
+    where the C library cannot be loaded, nothing is restored."""
+    saved = None
+    try:
+        import ctypes
+        import ctypes.util
+
+        libm = ctypes.CDLL(ctypes.util.find_library("m") or "libm.so.6")
+        env = ctypes.create_string_buffer(1024)  # fenv_t is 32 bytes on x86-64 glibc
+        if libm.fegetenv(env) == 0:
+            saved = (libm, env)
+    except (OSError, AttributeError):  # pragma: no cover (no C maths library to load)
+        saved = None
+    try:
+        yield
+    finally:
+        if saved is not None:
+            saved[0].fesetenv(saved[1])
 
 
 # --------------------------------------------------------------------------- rounding
