@@ -79,11 +79,13 @@ def test_kink_gradient(case):
     if not pts:
         return
     x_np = np.asarray([at for at, _ in pts]).astype(case.dtype if case.dtype != "bfloat16" else "float32")
-    x_t = b.from_numpy(x_np, case.dtype)
+    # padded like the matrix's inputs on JAX and MegEngine, which compile (or cache) per
+    # shape: the kinks then reuse the ops the matrix prepared instead of new ones per count
+    x_t = b.from_numpy(check._bucketed(x_np) if case.backend in check._BUCKETED else x_np, case.dtype)
     expected = np.asarray([g for _, g in pts], dtype=np.float64)
     expected = np.asarray(b.to_numpy(b.from_numpy(expected, case.dtype))).astype(np.float64)
     _, g = b.value_and_grad(f, x_t)
-    got = np.asarray(b.to_numpy(g)).astype(np.float64)
+    got = np.asarray(b.to_numpy(g)).astype(np.float64).reshape(-1)[: x_np.size]
     assert np.array_equal(got, expected), (
         f"kinks at {x_np.tolist()}: got {got.tolist()}, declared {expected.tolist()}"
     )
