@@ -681,13 +681,15 @@ def torch_state(module: Any) -> Dict[str, Any]:
 def _keeping_fp_environment() -> Iterator[None]:
     """Restore the calling thread's floating-point environment on exit.
 
-    Importing MegEngine 1.13 sets flush-to-zero and denormals-are-zero in the
-    importing thread, which silently changes NumPy there: a float32 subnormal
-    converts to 0.0, and subnormal results become zeros. MegEngine's kernels
-    flush subnormals whether or not that thread does (they run elsewhere), so
-    restoring the thread's mode changes nothing in MegEngine's results and keeps
-    the caller's NumPy IEEE. Uses C's ``fegetenv``/``fesetenv`` through ctypes;
-    where the C library cannot be loaded, nothing is restored."""
+    Importing MegEngine 1.13, and its first tensor, set flush-to-zero and
+    denormals-are-zero in the calling thread, which silently changes NumPy
+    there: a float32 subnormal converts to 0.0, and subnormal results become
+    zeros. MegEngine's kernels flush subnormals whatever that thread's mode (its
+    results on subnormal inputs are the same with the mode restored), so the
+    restore changes nothing in MegEngine's results and keeps the caller's NumPy
+    IEEE. A tensor on a new device (``device="cpu1"``) sets the mode again.
+    Uses C's ``fegetenv``/``fesetenv`` through ctypes; where the C library
+    cannot be loaded, nothing is restored."""
     saved = None
     try:
         import ctypes
