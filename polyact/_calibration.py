@@ -29,6 +29,9 @@ SHIPPED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "calibration.
 
 _lock = threading.Lock()
 _cache: Optional[Dict[str, Any]] = None
+#: bumped whenever the cached table is dropped (objects that remember auto's
+#: decisions compare it: :mod:`polyact.registry` shares selectors per generation)
+generation = 0
 
 
 def user_path() -> str:
@@ -85,9 +88,10 @@ def load() -> Dict[str, Any]:
 
 def reload() -> Dict[str, Any]:
     """Drop the cached table and read it again."""
-    global _cache
+    global _cache, generation
     with _lock:
         _cache = None
+        generation += 1
     return load()
 
 
@@ -144,6 +148,7 @@ def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = 
 
 def _drop() -> None:
     """Drop the cached table (the next :func:`load` reads the files again)."""
-    global _cache
+    global _cache, generation
     with _lock:
         _cache = None
+        generation += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import sys
 import threading
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -58,6 +59,9 @@ _index: Dict[str, str] = {}  # normalised name or alias -> canonical name
 _builtin: set = set()
 _kernels: Dict[Tuple[str, str], Dict[str, Kernel]] = {}  # (name, backend) -> user kernels
 _preferred: Dict[Tuple[str, str], str] = {}  # (name, backend) -> user kernel auto picks
+_auto_cache: Dict[Tuple[Any, ...], Any] = {}  # shared AutoKernel selectors (see _select)
+_AUTO_CACHE_SIZE = 1024
+_by_name: Dict[str, ActivationSpec] = {}  # names as given -> specs (get_spec's fast path)
 _backends: Dict[str, Any] = {}
 _plugins_state = {"loaded": False, "loading": False}
 _apply_cache: Dict[Tuple[str, str], Callable[..., Any]] = {}
@@ -168,6 +172,9 @@ def _ensure_builtins() -> None:
 
 def get_spec(name: Union[str, ActivationSpec]) -> ActivationSpec:
     """The :class:`ActivationSpec` registered under ``name`` or one of its aliases."""
+    hit = _by_name.get(name) if type(name) is str else None
+    if hit is not None:
+        return hit
     if isinstance(name, ActivationSpec):
         return name
     _ensure_builtins()
@@ -178,7 +185,10 @@ def get_spec(name: Union[str, ActivationSpec]) -> ActivationSpec:
         canonical = _index.get(key)
     if canonical is None:
         raise UnknownActivationError(_unknown_message(name, key))
-    return _specs[canonical]
+    spec = _specs[canonical]
+    if len(_by_name) < _AUTO_CACHE_SIZE:
+        _by_name[name] = spec
+    return spec
 
 
 def _unknown_message(name: str, key: str) -> str:
@@ -219,6 +229,8 @@ def _register_spec(spec: ActivationSpec, override: bool, builtin: bool = False) 
         if builtin:
             _builtin.add(spec.name)
         _apply_cache.clear()
+    _auto_cache.clear()
+    _by_name.clear()
 
 
 def _drop(canonical: str) -> None:
@@ -230,6 +242,8 @@ def _drop(canonical: str) -> None:
         del _kernels[key]
         _preferred.pop(key, None)
     _apply_cache.clear()
+    _auto_cache.clear()
+    _by_name.clear()
     del spec
 
 
@@ -375,6 +389,8 @@ def register_kernel(
         if auto:
             _preferred[(spec.name, bkey)] = kernel_name
         _apply_cache.clear()
+    _auto_cache.clear()
+    _by_name.clear()
     return kernel
 
 
@@ -397,22 +413,58 @@ def _select(
     kernel: str,
     trainable_live: bool,
     params: Optional[Mapping[str, Any]] = None,
+    shared: bool = False,
 ) -> Any:
     """The :class:`Kernel` named ``kernel``, or for ``"auto"`` an
-    :class:`~polyact.selection.AutoKernel` that resolves per call."""
-    from .selection import AutoKernel, check_explicit
-
-    table = _table(spec, b)
+    :class:`~polyact.selection.AutoKernel` that resolves per call (with
+    ``shared``, one per spec, backend and parameter values)."""
     if kernel == "auto":
-        return AutoKernel(
+        # objects built with the same parameters share one selector (it decides
+        # per call from the dtype, device, scope and environment, and remembers
+        # its decisions); a kernel registration or a new calibration table
+        # starts the cache over
+        key = _auto_key(spec, b.name, trainable_live, params) if shared else None
+        hit = _auto_cache.get(key) if key is not None else None
+        if hit is not None and hit.spec is spec:
+            return hit
+        from .selection import AutoKernel
+
+        table = _table(spec, b)
+        auto = AutoKernel(
             spec, b.name, table, params or {}, trainable_live, _preferred.get((spec.name, b.name))
         )
+        if key is not None:
+            if len(_auto_cache) >= _AUTO_CACHE_SIZE:
+                _auto_cache.clear()
+            _auto_cache[key] = auto
+        return auto
+    table = _table(spec, b)
     if not isinstance(kernel, str) or kernel not in table:
         raise UnknownKernelError(
             f"{spec.name} has no kernel {kernel!r} on {b.name}. Available: {', '.join(table)} (or 'auto')."
         )
+    from .selection import check_explicit
+
     check_explicit(spec, table[kernel], trainable_live)
     return table[kernel]
+
+
+_PLAIN = (int, float, bool, str, type(None))
+
+
+def _auto_key(
+    spec: ActivationSpec, backend: str, trainable_live: bool, params: Optional[Mapping[str, Any]]
+) -> Optional[Tuple[Any, ...]]:
+    """The key of a shared auto selector, or None for parameter values that are
+    not plain Python scalars (tensors, per-channel lists: not shared)."""
+    items: Tuple[Any, ...] = ()
+    if params:
+        for v in params.values():
+            if type(v) not in _PLAIN:
+                return None
+        items = tuple((k, type(v), v) for k, v in params.items())
+    cal = sys.modules.get(__package__ + "._calibration")
+    return (spec.name, backend, trainable_live, items, getattr(cal, "generation", 0))
 
 
 def kernel_object(spec: ActivationSpec, b: Any, kernel: str, fixed: Mapping[str, Any]) -> Any:
@@ -482,14 +534,16 @@ def get_activation(name: str, backend: str, kernel: str = "auto", **params: Any)
     params, options = _split_options(spec, dict(params))
     bound = spec.bind(params)
     _warm_limits(spec, b, bound)
-    k = _select(spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy", params=bound)
+    k = _select(
+        spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy", params=bound, shared=True
+    )
     obj = b.make_module(spec, k, bound, options)
     config = {"name": spec.name}
     config.update({n: _plain(v) for n, v in bound.items() if not spec.params[n].trainable})
     config.update({n: v for n, v in options.items() if n in ("num_channels", "channel_axis", "inplace")})
     if kernel != "auto":
         config["kernel"] = kernel
-    obj.polyact_config = config
+    b.set_config(obj, config)
     return obj
 
 

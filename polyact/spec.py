@@ -314,10 +314,25 @@ class ActivationSpec:
             object.__setattr__(self, "summary", self.fn.__doc__.strip().splitlines()[0])
 
     # ------------------------------------------------------------------ helpers
+    # A spec is immutable once declared, so what is derived from it is worked out
+    # once and kept in the instance's ``__dict__`` (``get_activation`` is on the
+    # hot path of model construction). Not dataclass fields: equality, ``repr``
+    # and ``dataclasses.replace`` ignore them.
+    def _memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        memo = self.__dict__.get("_derived")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_derived", memo)
+        try:
+            return memo[key]
+        except KeyError:
+            value = memo[key] = make()
+            return value
+
     @property
     def trainable(self) -> Tuple[str, ...]:
         """Names of the trainable parameters."""
-        return tuple(k for k, p in self.params.items() if p.trainable)
+        return self._memo("trainable", lambda: tuple(k for k, p in self.params.items() if p.trainable))
 
     @property
     def elementwise(self) -> bool:
@@ -326,11 +341,14 @@ class ActivationSpec:
 
     @property
     def per_channel(self) -> bool:
-        return any(p.per_channel for p in self.params.values())
+        return self._memo("per_channel", lambda: any(p.per_channel for p in self.params.values()))
 
     @property
     def defaults(self) -> dict:
-        return {k: p.default for k, p in self.params.items() if not p.required}
+        """The default values of the parameters that have one (a new dict)."""
+        return dict(
+            self._memo("defaults", lambda: {k: p.default for k, p in self.params.items() if not p.required})
+        )
 
     def bind(self, given: Mapping[str, Any], *, partial: bool = False) -> dict:
         """Validate ``given`` against the parameters and fill in the defaults.
@@ -389,6 +407,9 @@ class ActivationSpec:
     def docstring(self, backend: str = "torch") -> str:
         """A Google-style docstring generated from the spec: summary, formula,
         parameters, kinks, references, notes and an example."""
+        return self._memo(("docstring", backend), lambda: self._make_docstring(backend))
+
+    def _make_docstring(self, backend: str) -> str:
         lines = [self.summary or self.name, ""]
         if self.formula:
             lines += ["Computes:", "", ".. math::", "", f"    {self.formula}", ""]

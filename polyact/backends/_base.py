@@ -23,6 +23,8 @@ from ..spec import ActivationSpec, Kernel, Layer
 
 HALF = ("float16", "bfloat16")
 FLOAT = ("float16", "bfloat16", "float32", "float64")
+#: runners kept per backend (see :meth:`Backend.runner`); the cache starts over when full
+_RUNNER_CACHE_SIZE = 1024
 
 # module roots of tensor types -> backend name (for friendly wrong-backend errors)
 _TYPE_ROOTS = {
@@ -283,6 +285,11 @@ class Backend:
         follows the :class:`Kernel` contract; the special-value guard wraps it."""
         return {}
 
+    def set_config(self, obj: Any, config: Dict[str, Any]) -> None:
+        """Attach ``config`` (what :func:`polyact.to_config` returns) to an
+        object :meth:`make_module` built, as its ``polyact_config`` attribute."""
+        obj.polyact_config = config
+
     def make_function(
         self,
         spec: ActivationSpec,
@@ -306,7 +313,27 @@ class Backend:
     ) -> Callable[..., Any]:
         """``run(x, params)``: check the input, compute half precision in float32,
         shape per-channel parameters along the channel axis, call ``impl`` and
-        round back. No parameter validation (modules and functions do that)."""
+        round back. No parameter validation (modules and functions do that).
+
+        A runner holds no per-object state, so objects built on the same spec,
+        kernel (or shared auto selector) and channel axis share one (made once:
+        building an activation object is on the hot path of model construction)."""
+        axis = options.get("channel_axis", self.default_channel_axis)
+        cache = self.__dict__.setdefault("_runners", {})
+        key = (spec.name, id(impl), axis)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is spec and hit[1] is impl:
+            return hit[2]
+        run = self._build_runner(spec, impl, options)
+        if len(cache) >= _RUNNER_CACHE_SIZE:
+            cache.clear()
+        cache[key] = (spec, impl, run)  # holding impl keeps its id from being reused
+        return run
+
+    def _build_runner(
+        self, spec: ActivationSpec, impl: Callable[..., Any], options: Mapping[str, Any]
+    ) -> Callable[..., Any]:
+        """The runner :meth:`runner` returns (backends wrap it here)."""
         axis = options.get("channel_axis", self.default_channel_axis)
         channel_keys = tuple(k for k, p in spec.params.items() if p.per_channel)
         name = spec.name
@@ -314,7 +341,8 @@ class Backend:
         chan, cast = self._channel_param, self._cast_param
 
         layout = self._layout
-        guard, guarded, limits_of = self.guard_specials and spec.elementwise, self._guarded, self._limits
+        guard, limits_of = self.guard_specials and spec.elementwise, self._limits
+        backend = self  # _guarded is looked up per guarded call (runners are shared and long-lived)
         runs_bare = self._bare_check(spec) if guard else _never
 
         gated = spec.kind == "gated"
@@ -322,12 +350,20 @@ class Backend:
         # kernel="auto" hands over an AutoKernel that resolves per call
         pick = self._picker(impl) if hasattr(impl, "pick") else None
         fixed_impl = impl
+        # no per-channel values, gate or noise: a call without parameters on a
+        # full-precision input takes a short path (the fixed cost of every call)
+        plain = not channel_keys and not gated and noise is None
 
         def run(x: Any, params: Mapping[str, Any], rng: Any = None) -> Any:
             """``rng``: None in evaluation mode; in training mode (stochastic
             activations) the backend's generator, or True for its global one."""
             dt = check(x, name)
             impl = fixed_impl if pick is None else pick(dt, x, params)
+            if plain and not params and dt not in HALF:
+                xc = layout(x)
+                if guard and not runs_bare(xc, impl, params):
+                    return backend._guarded(impl, xc, {}, limits_of(spec, params))
+                return impl(xc)
             if gated:  # one message on every backend and kernel (natives raise their own)
                 _check_even(tuple(x.shape), params["axis"])
             xc = promote(x) if dt in HALF else layout(x)
@@ -337,7 +373,7 @@ class Backend:
             if noise is not None and rng is not None:
                 p["noise"] = draw(noise, xc, rng)
             if guard and not runs_bare(xc, impl, params):
-                y = guarded(impl, xc, p, limits_of(spec, params))
+                y = backend._guarded(impl, xc, p, limits_of(spec, params))
             else:
                 y = impl(xc, **p)
             return demote(y, dt) if dt in HALF else y
@@ -438,6 +474,9 @@ class Backend:
 
         def f(x: Any, **overrides: Any) -> Any:
             return run(x, spec.bind({**params, **overrides}) if overrides else params)
+
+        # objects that call f without overrides may call run(x, params) directly
+        f._polyact_run = (run, params)  # type: ignore[attr-defined]
 
         # one code object per activation: torch.compile caches compiled frames
         # per code object (8 by default), so functions of different activations

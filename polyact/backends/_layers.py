@@ -45,16 +45,26 @@ class FunctionActivation:
         state = _base.module_state(backend, spec, params, options)
         self.channel_axis = state.channel_axis
         self.params = {**state.fixed, **state.trainable}
-        self._f = backend.make_function(spec, kernel, self.params, options)
+        self._set_function(backend.make_function(spec, kernel, self.params, options))
         self.__doc__ = spec.docstring(backend.name)
+
+    def _set_function(self, f: Any) -> None:
+        self._f = f
+        # (run, params) of a plain backend function: a call without keyword
+        # arguments skips a frame (this is every eager call's fixed cost)
+        self._direct = getattr(f, "_polyact_run", None)
 
     def __call__(self, x: Any, **kwargs: Any) -> Any:
         """``kwargs``: ``training``/``rng`` of a stochastic activation."""
+        direct = self._direct
+        if direct is not None and not kwargs:
+            return direct[0](x, direct[1])
         return self._f(x, **kwargs)
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_f", None)
+        state.pop("_direct", None)
         state["spec"] = self.spec.name
         return state
 
@@ -65,7 +75,9 @@ class FunctionActivation:
         self.spec = registry.get_spec(state["spec"])
         backend = registry.get_backend(self.backend)
         kernel = registry.kernel_object(self.spec, backend, self.kernel, self.params)
-        self._f = backend.make_function(self.spec, kernel, self.params, {"channel_axis": self.channel_axis})
+        self._set_function(
+            backend.make_function(self.spec, kernel, self.params, {"channel_axis": self.channel_axis})
+        )
 
     def __repr__(self) -> str:
         return f"{_base.class_name(self.spec.name)}({format_params(self.params)})"

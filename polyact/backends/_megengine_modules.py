@@ -46,6 +46,7 @@ class _Probe(M.Module):
 
 
 _PLAIN = (type(None), bool, int, float, str)
+_PLAIN_VALUES = (*_PLAIN, np.ndarray, np.generic, tuple)
 _BASE_STATE: Any = None
 
 
@@ -74,6 +75,22 @@ def _base_init(module: M.Module) -> None:
     d = module.__dict__
     for k, v in _BASE_STATE.items():
         d[k] = list(v) if type(v) is list else type(v)() if isinstance(v, dict) else v
+
+
+def set_plain(module: M.Module, name: str, value: Any) -> None:
+    """``module.name = value`` for a dict or list of plain values (numbers,
+    strings, NumPy arrays: no tensor or module to name), as MegEngine's
+    ``__setattr__`` would record it (listed among the sub-structures it walks)
+    without its per-element walk (a few microseconds); anything else goes through
+    ``__setattr__``."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+    modules = module.__dict__.get("_modules")
+    if items is None or type(modules) is not list or not all(isinstance(v, _PLAIN_VALUES) for v in items):
+        setattr(module, name, value)
+        return
+    object.__setattr__(module, name, value)
+    if name not in modules:
+        modules.append(name)
 
 
 class PolyactModule(M.Module):
@@ -109,7 +126,7 @@ class PolyactModule(M.Module):
             ("_trainable", spec.trainable),
         ):
             object.__setattr__(self, k, v)
-        self._fixed: Dict[str, Any] = state.fixed
+        set_plain(self, "_fixed", state.fixed)
         for k, v in state.trainable.items():  # scalars become 0-d Parameters
             setattr(self, k, mge.Parameter(np.asarray(v, dtype=np.float32), dtype="float32"))
         # stochastic: noise in training mode only, from RNG(seed) or the global generator

@@ -18,7 +18,7 @@ import numbers
 import sys
 import threading
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -462,9 +462,28 @@ class JaxBackend(_base.Backend):
         # limits are not run bare on special inputs as on torch: their NaNs are
         # negative, the guard's positive, and eager calls must give the bits of
         # vmap'd ones, which take the guard.)
-        if type(x) is not self._cpu_array() or _size(x) >= JIT_MIN_SIZE:
+        if type(x) is not self._cpu_array():
             return False
-        return bool(np.isfinite(np.asarray(x)).all())
+        n = x.size
+        return n < JIT_MIN_SIZE and np.count_nonzero(np.isfinite(np.asarray(x))) == n
+
+    def _bare_check(self, spec: ActivationSpec) -> Any:
+        # _all_finite inlined (every eager call of a module or function asks):
+        # the concrete-array type is looked up when the first call comes
+        # (count_nonzero: a C call, where ndarray.all goes through Python;
+        # 2.0 -> 1.4 us)
+        cpu: List[Any] = []
+        asarray, isfinite, count = np.asarray, np.isfinite, np.count_nonzero
+
+        def runs_bare(x: Any, impl: Any, params: Any) -> bool:
+            if not cpu:
+                cpu.append(self._cpu_array())
+            if type(x) is not cpu[0]:
+                return False
+            n = x.size
+            return n < JIT_MIN_SIZE and count(isfinite(asarray(x))) == n
+
+        return runs_bare
 
     def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
         # one jitted computation (guard + kernel) per kernel, parameter set and

@@ -537,11 +537,11 @@ class MegEngineBackend(_base.Backend):
             return _round_to_half(self.fw, y)
         return y.astype(self._bf16())
 
-    def runner(self, spec: ActivationSpec, impl: Any, options: Any) -> Any:
+    def _build_runner(self, spec: ActivationSpec, impl: Any, options: Any) -> Any:
         """The shared runner, computing 0-d inputs as shape (1,): MegEngine 1.13
         returns shape (1,) from comparisons, ``F.where`` and ``F.isnan`` on 0-d
         tensors and then back-propagates (1,)-shaped gradients into 0-d tensors."""
-        run = super().runner(spec, impl, options)
+        run = super()._build_runner(spec, impl, options)
         tensor = self.fw.Tensor
 
         def run0(x: Any, params: Any, rng: Any = None) -> Any:
@@ -610,6 +610,11 @@ class MegEngineBackend(_base.Backend):
         return dict(out)
 
     # ------------------------------------------------------------------ objects
+    def set_config(self, obj: Any, config: Dict[str, Any]) -> None:
+        from ._megengine_modules import set_plain
+
+        set_plain(obj, "polyact_config", config)
+
     def make_module(
         self, spec: ActivationSpec, kernel: Kernel, params: Dict[str, Any], options: Dict[str, Any]
     ) -> Any:

@@ -146,10 +146,10 @@ class NumpyBackend(_base.Backend):
         shape = _base.broadcast_shape(np.shape(like), axis, v.size, "activation")
         return v.reshape(shape)
 
-    def runner(self, spec, impl, options):  # type: ignore[no-untyped-def]
+    def _build_runner(self, spec, impl, options):  # type: ignore[no-untyped-def]
         # both branches of a `where` are evaluated: an overflow in the unused one
         # is expected and harmless, so floating-point warnings are silenced here
-        run = super().runner(spec, impl, options)
+        run = super()._build_runner(spec, impl, options)
 
         def quiet(x: Any, params: Any, rng: Any = None) -> Any:
             with np.errstate(all="ignore"):
