@@ -45,6 +45,7 @@ def spy(monkeypatch):
     pa.register_kernel("mish", "torch", "spy", impl, override=True)
     yield calls
     pa.registry._kernels.pop(("mish", "torch"), None)
+    pa.registry._auto_cache.clear()  # selectors built while "spy" was registered
 
 
 # ----------------------------------------------------------------- kinds and flags
@@ -104,6 +105,47 @@ def test_auto_resolves_per_dtype_and_remembers(no_calibration):
         assert y.dtype == dt
         ref = pa.get_function("aria2", "torch", kernel="composed")(x.to(dt))
         torch.testing.assert_close(y, ref)
+
+
+def test_objects_share_a_selector_until_the_kernels_or_the_calibration_change(no_calibration):
+    from polyact import _calibration, registry
+
+    spec, b = pa.get_spec("mish"), pa.get_backend("torch")
+
+    def shared(**params):
+        return registry._select(spec, b, "auto", False, spec.bind(params), shared=True)
+
+    first = shared()
+    assert shared() is first and first.pick("float32").name == "native"
+    # modules built alike share the selector and the runner (get_activation's hot path)
+    m1, m2 = pa.get_activation("mish", "torch"), pa.get_activation("mish", "torch")
+    assert m1._run is m2._run
+    calls = []
+
+    def impl(x):
+        calls.append(1)
+        return torch.nn.functional.mish(x)
+
+    pa.register_kernel("mish", "torch", "preferred_spy", impl, auto=True)
+    try:
+        assert shared() is not first and shared().pick("float32").name == "preferred_spy"
+        pa.get_activation("mish", "torch")(torch.linspace(-2, 2, 5))
+        assert calls == [1]
+        m1(torch.linspace(-2, 2, 5))  # built before: keeps the kernel it had
+        assert calls == [1]
+    finally:
+        pa.registry._kernels.pop(("mish", "torch"), None)
+        pa.registry._preferred.pop(("mish", "torch"), None)
+        pa.registry._auto_cache.clear()
+    before = shared()
+    _calibration.reload()  # a new table: selectors start over
+    assert shared() is not before
+    # per-channel lists and tensors are not shared: each object gets its own
+    assert registry._auto_key(spec, "torch", False, {"a": [0.1, 0.2]}) is None
+    assert registry._auto_key(spec, "torch", False, {"a": torch.tensor(0.1)}) is None
+    assert registry._auto_key(spec, "torch", False, {"a": 1}) != registry._auto_key(
+        spec, "torch", False, {"a": 1.0}
+    )
 
 
 def test_trainable_modules_never_get_kernels_without_parameter_gradients(no_calibration):
