@@ -491,7 +491,7 @@ class JaxBackend(_base.Backend):
         # jitted fix-up. Limits are traced, so new parameter arrays never recompile.
         full = lim is not None
         lim_args = tuple(float(v) for v in lim) if full else _NAN4
-        core = self._core(impl, full, p, x)
+        core = self._core(impl, full, p, x, lim_args)
         if core is not None:
             fn, arrays = core
             return fn(x, arrays, lim_args)
@@ -507,10 +507,19 @@ class JaxBackend(_base.Backend):
         return fn
 
     def _core(
-        self, impl: Any, full: bool, p: Mapping[str, Any], x: Any = None
+        self,
+        impl: Any,
+        full: bool,
+        p: Mapping[str, Any],
+        x: Any = None,
+        lim: Optional[Tuple[float, ...]] = None,
     ) -> Optional[Tuple[Any, Dict[str, Any]]]:
         """(jitted guard + ``impl``, its traced parameters), or None when ``impl``
-        is not a compile-safe kernel."""
+        is not a compile-safe kernel. ``lim``: the limits of a call whose
+        parameters are all Python values. They follow from those values, which
+        the computation is compiled for anyway, so they are compiled in as
+        constants (XLA folds the fill-in: relu's guard at 16M costs 1.06x the bare
+        op against 1.15x with traced limits); traced parameters keep them traced."""
         entry = self._jit_kinds.get(id(impl))
         if entry is None or entry[0] is not impl:
             entry = (impl, self._jit_kind(impl))
@@ -523,6 +532,9 @@ class JaxBackend(_base.Backend):
             return None
         static, key, arrays = _split_params(p)
         jax = self.fw
+        fixed_lim = lim if lim is not None and not arrays else None
+        if fixed_lim is not None:
+            key = (key, tuple(_static_key(v) for v in fixed_lim))
 
         def make() -> Any:
             jnp = jax.numpy
@@ -532,7 +544,7 @@ class JaxBackend(_base.Backend):
             def body(x: Any, arrs: Dict[str, Any], lim: Any) -> Any:
                 special = ~jnp.isfinite(x) if full else jnp.isnan(x)
                 y = impl(jnp.where(special, jnp.zeros((), x.dtype), x), **consts, **arrs)
-                return fix(x, y, lim)
+                return fix(x, y, lim if fixed_lim is None else fixed_lim)
 
             # keep only the input for backward: the guard's masks and the kernel's
             # intermediates are recomputed in one fused backward pass, which at 16M
