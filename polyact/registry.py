@@ -61,7 +61,8 @@ _kernels: Dict[Tuple[str, str], Dict[str, Kernel]] = {}  # (name, backend) -> us
 _preferred: Dict[Tuple[str, str], str] = {}  # (name, backend) -> user kernel auto picks
 _auto_cache: Dict[Tuple[Any, ...], Any] = {}  # shared AutoKernel selectors (see _select)
 _AUTO_CACHE_SIZE = 1024
-_by_name: Dict[str, ActivationSpec] = {}  # names as given -> specs (get_spec's fast path)
+_by_name: Dict[str, Tuple[int, ActivationSpec]] = {}  # name as given -> (generation, spec)
+_generation = 0  # bumped by every registration change (see _changed)
 _backends: Dict[str, Any] = {}
 _plugins_state = {"loaded": False, "loading": False}
 _apply_cache: Dict[Tuple[str, str], Callable[..., Any]] = {}
@@ -173,10 +174,11 @@ def _ensure_builtins() -> None:
 def get_spec(name: Union[str, ActivationSpec]) -> ActivationSpec:
     """The :class:`ActivationSpec` registered under ``name`` or one of its aliases."""
     hit = _by_name.get(name) if type(name) is str else None
-    if hit is not None:
-        return hit
+    if hit is not None and hit[0] == _generation:
+        return hit[1]
     if isinstance(name, ActivationSpec):
         return name
+    generation = _generation  # before the lookup: a change during it makes the entry stale
     _ensure_builtins()
     key = normalize(name)
     canonical = _index.get(key)
@@ -187,7 +189,7 @@ def get_spec(name: Union[str, ActivationSpec]) -> ActivationSpec:
         raise UnknownActivationError(_unknown_message(name, key))
     spec = _specs[canonical]
     if len(_by_name) < _AUTO_CACHE_SIZE:
-        _by_name[name] = spec
+        _by_name[name] = (generation, spec)
     return spec
 
 
@@ -228,7 +230,16 @@ def _register_spec(spec: ActivationSpec, override: bool, builtin: bool = False) 
             _index[normalize(n)] = spec.name
         if builtin:
             _builtin.add(spec.name)
-        _apply_cache.clear()
+        _changed()
+
+
+def _changed() -> None:
+    """The registry changed (under ``_lock``): what was derived from it starts
+    over. Entries keyed by the generation and written by a lookup that raced
+    with the change never match again."""
+    global _generation
+    _generation += 1
+    _apply_cache.clear()
     _auto_cache.clear()
     _by_name.clear()
 
@@ -241,9 +252,7 @@ def _drop(canonical: str) -> None:
     for key in [k for k in _kernels if k[0] == canonical]:
         del _kernels[key]
         _preferred.pop(key, None)
-    _apply_cache.clear()
-    _auto_cache.clear()
-    _by_name.clear()
+    _changed()
     del spec
 
 
@@ -388,9 +397,7 @@ def register_kernel(
         _kernels[(spec.name, bkey)] = table
         if auto:
             _preferred[(spec.name, bkey)] = kernel_name
-        _apply_cache.clear()
-    _auto_cache.clear()
-    _by_name.clear()
+        _changed()
     return kernel
 
 
@@ -464,7 +471,7 @@ def _auto_key(
                 return None
         items = tuple((k, type(v), v) for k, v in params.items())
     cal = sys.modules.get(__package__ + "._calibration")
-    return (spec.name, backend, trainable_live, items, getattr(cal, "generation", 0))
+    return (spec.name, backend, trainable_live, items, _generation, getattr(cal, "generation", 0))
 
 
 def kernel_object(spec: ActivationSpec, b: Any, kernel: str, fixed: Mapping[str, Any]) -> Any:
