@@ -450,9 +450,10 @@ class JaxBackend(_base.Backend):
             t = self.__dict__["_cpu_array_type"] = self._array_type() if only_cpu else False
         return t
 
-    def _all_finite(self, x: Any) -> bool:
-        # eager calls on small arrays on a CPU-only JAX: NumPy reads the buffer in
-        # place and checks it (about 2 us), so a finite input runs the kernel bare
+    def _bare_check(self, spec: ActivationSpec) -> Any:
+        # Eager calls on small arrays on a CPU-only JAX: NumPy reads the buffer in
+        # place and checks it (about 1.4 us; count_nonzero is a C call, where
+        # ndarray.all goes through Python), so a finite input runs the kernel bare
         # instead of the guard's op-by-op computation (about 250 us). Large inputs
         # keep the guard fused into the kernel's one jitted computation: a separate
         # finiteness pass cost more (relu 1.13x the raw op against 1.09x, mish
@@ -461,17 +462,9 @@ class JaxBackend(_base.Backend):
         # errors in the caller's process.) (Kernels that already give the
         # limits are not run bare on special inputs as on torch: their NaNs are
         # negative, the guard's positive, and eager calls must give the bits of
-        # vmap'd ones, which take the guard.)
-        if type(x) is not self._cpu_array():
-            return False
-        n = x.size
-        return n < JIT_MIN_SIZE and np.count_nonzero(np.isfinite(np.asarray(x))) == n
-
-    def _bare_check(self, spec: ActivationSpec) -> Any:
-        # _all_finite inlined (every eager call of a module or function asks):
-        # the concrete-array type is looked up when the first call comes
-        # (count_nonzero: a C call, where ndarray.all goes through Python;
-        # 2.0 -> 1.4 us)
+        # vmap'd ones, which take the guard.) Every eager call of a module or
+        # function asks, so this is one closure; the concrete-array type is
+        # looked up when the first call comes.
         cpu: List[Any] = []
         asarray, isfinite, count = np.asarray, np.isfinite, np.count_nonzero
 
@@ -488,7 +481,8 @@ class JaxBackend(_base.Backend):
     def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
         # one jitted computation (guard + kernel) per kernel, parameter set and
         # dtype/shape; kernels that are not compile-safe run eagerly around the
-        # jitted fix-up. Limits are traced, so new parameter arrays never recompile.
+        # jitted fix-up. Limits are traced when a parameter is an array, so new
+        # parameter arrays never recompile (constants otherwise: see _core).
         full = lim is not None
         lim_args = tuple(float(v) for v in lim) if full else _NAN4
         core = self._core(impl, full, p, x, lim_args)

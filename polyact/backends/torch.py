@@ -616,14 +616,6 @@ class TorchBackend(_base.Backend):
             return "export"
         return None
 
-    def _all_finite(self, x: Any) -> bool:
-        # eager CPU fast path: one reduction says whether every input is finite
-        # (a NaN or +-inf makes the sum non-finite; an overflowing sum of finite
-        # inputs only sends the call through the full guard)
-        if not x.is_cpu or self._mode() is not None or _wrapped(x):
-            return False
-        return _finite_sum(x)
-
     def _bare_check(self, spec: ActivationSpec) -> Any:
         # The framework's own op often gives the contract's values (and
         # derivatives) at +-inf and NaN already: then its eager CPU calls skip the
