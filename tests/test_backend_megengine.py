@@ -728,3 +728,23 @@ def test_numpy_keeps_subnormals_after_megengine_runs():
     assert np.float64(1e-310) * 1.0 == 1e-310
     assert np.all(y == -np.inf), y
     assert B.flushes_subnormal_inputs
+
+
+def test_set_plain_leaves_tensors_in_tuples_to_megengine():
+    """A dict of plain values (tuples of numbers included) is recorded without
+    MegEngine's walk; a tuple holding a tensor goes through ``__setattr__``, so
+    that MegEngine still finds the tensor."""
+    from polyact.backends import _megengine_modules as mm
+
+    class Holder(M.Module):
+        def forward(self, x):
+            return x
+
+    plain, held, ref = Holder(), Holder(), Holder()
+    mm.set_plain(plain, "cfg", {"a": 1.5, "dims": (1, (2, 3.0)), "name": "x"})
+    assert plain.cfg["dims"] == (1, (2, 3.0)) and "cfg" in plain._modules
+    t, u = t32([1.0, 2.0]), t32([1.0, 2.0])
+    mm.set_plain(held, "cfg", {"pair": (t, 3.0)})
+    ref.cfg = {"pair": (u, 3.0)}
+    assert [k for k, _ in held.named_tensors()] == [k for k, _ in ref.named_tensors()] == ["cfg.pair.0"]
+    assert (t._short_name, t._name) == (u._short_name, u._name) != (None, None)

@@ -46,7 +46,16 @@ class _Probe(M.Module):
 
 
 _PLAIN = (type(None), bool, int, float, str)
-_PLAIN_VALUES = (*_PLAIN, np.ndarray, np.generic, tuple)
+_PLAIN_VALUES = (*_PLAIN, np.ndarray, np.generic)
+
+
+def _plain_value(v: Any) -> bool:
+    """A value with no tensor or module inside: plain, or a tuple of such."""
+    if isinstance(v, _PLAIN_VALUES):
+        return True
+    return type(v) is tuple and all(_plain_value(i) for i in v)
+
+
 _BASE_STATE: Any = None
 
 
@@ -79,13 +88,13 @@ def _base_init(module: M.Module) -> None:
 
 def set_plain(module: M.Module, name: str, value: Any) -> None:
     """``module.name = value`` for a dict or list of plain values (numbers,
-    strings, NumPy arrays: no tensor or module to name), as MegEngine's
+    strings, NumPy arrays, tuples of these: no tensor or module to name), as MegEngine's
     ``__setattr__`` would record it (listed among the sub-structures it walks)
     without its per-element walk (a few microseconds); anything else goes through
     ``__setattr__``."""
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
     modules = module.__dict__.get("_modules")
-    if items is None or type(modules) is not list or not all(isinstance(v, _PLAIN_VALUES) for v in items):
+    if items is None or type(modules) is not list or not all(map(_plain_value, items)):
         setattr(module, name, value)
         return
     object.__setattr__(module, name, value)
