@@ -96,3 +96,19 @@ def test_objects_pickle(backend):
         twin.__doc__ or ""
     )
     np.testing.assert_allclose(be.to_numpy(twin(x)), [-0.2, 3.0], rtol=1e-7)
+
+
+def test_numpy_keeps_float32_whatever_numpy_promotes():
+    """NumPy 1.x (the MegEngine environment's) makes ``where(c, 1.0, a)`` float64
+    when ``a`` is a 0-d float32 array: the numpy backend's ``where`` gives the
+    Python number the array's dtype, so snake's function form (a scalar ``a``)
+    stays float32 and equals the per-channel object."""
+    ops = pa.get_backend("numpy").ops
+    c = np.array([True, False])
+    assert ops.where(c, 1.0, np.asarray(2.0, dtype=np.float32)).dtype == np.float32
+    assert ops.where(c, np.float32(2.0), 1.0).dtype == np.float32
+    x = np.linspace(-6.0, 6.0, 27).astype(np.float32).reshape(9, 3)
+    y = pa.get_function("snake", backend="numpy")(x)
+    obj = pa.get_activation("snake", backend="numpy", num_channels=3, channel_axis=1)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(obj(x), y)

@@ -87,7 +87,20 @@ class NumpyOps(Ops):
     def where(self, cond: Any, a: Any, b: Any) -> Any:
         if isinstance(cond, bool):  # only Python numbers compare to a Python bool
             return a if cond else b
+        # a Python number takes the other branch's float dtype, as under NumPy 2's
+        # rules: NumPy 1.x would make where(c, 1.0, a) float64 for a 0-d float32 a
+        # (all branches scalars), and float32 results float64 downstream
+        if _is_number(a) and _float_dtype(b) is not None:
+            a = _float_dtype(b).type(a)
+        elif _is_number(b) and _float_dtype(a) is not None:
+            b = _float_dtype(a).type(b)
         return np.where(cond, a, b)
+
+
+def _float_dtype(v: Any) -> Any:
+    """The dtype of a NumPy floating array or scalar, else None."""
+    dt = getattr(v, "dtype", None)
+    return dt if dt is not None and dt.kind == "f" else None
 
 
 def _np_dtype(name: str) -> Any:
