@@ -124,8 +124,8 @@ _NAIVE: Dict[str, Ops] = {}
 
 
 def naive_ops(backend: str) -> Ops:
-    """The Echo-style ops namespace of ``backend``: its primitives, with ``where``
-    as mask multiplication, softplus as ``log(1 + exp(x))``, ``log1p(x)`` as
+    """The Echo-style ops namespace of ``backend``: its primitives, with ``exp``
+    the framework's own (no range handling), ``where`` as mask multiplication, softplus as ``log(1 + exp(x))``, ``log1p(x)`` as
     ``log(1 + x)``, ``expm1`` as ``exp(x) - 1``, sigmoid as ``1 / (1 + exp(-x))``,
     log-sigmoid as ``-log(1 + exp(-x))``, erfc as ``1 - erf`` and every other
     derived helper in its generic textbook form."""
@@ -138,6 +138,11 @@ def naive_ops(backend: str) -> Ops:
             if callable(v) and not k.startswith("_") and k not in PRIMITIVES and k not in AXIS_PRIMITIVES:
                 ns[k] = v  # the generic definition, not the backend's native replacement
         ns.update(TEXTBOOK)
+        # exp as Echo calls it: the framework's own, without polyact's range
+        # handling (a backend that adds some, MegEngine's six-op split product
+        # around its saturating F.exp, keeps the raw op as exp_in_range)
+        if base.exp_in_range is not Ops.exp_in_range:
+            ns["exp"] = base.exp_in_range
         ns["name"] = f"{base.name}-naive"
         cls = type(f"Naive{base.__name__}", (base,), ns)
         ops = cls.__new__(cls)
