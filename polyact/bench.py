@@ -125,10 +125,11 @@ _NAIVE: Dict[str, Ops] = {}
 
 def naive_ops(backend: str) -> Ops:
     """The Echo-style ops namespace of ``backend``: its primitives, with ``exp``
-    the framework's own (no range handling), ``where`` as mask multiplication, softplus as ``log(1 + exp(x))``, ``log1p(x)`` as
-    ``log(1 + x)``, ``expm1`` as ``exp(x) - 1``, sigmoid as ``1 / (1 + exp(-x))``,
-    log-sigmoid as ``-log(1 + exp(-x))``, erfc as ``1 - erf`` and every other
-    derived helper in its generic textbook form."""
+    the framework's own (no range handling), ``where`` as mask multiplication,
+    softplus as ``log(1 + exp(x))``, ``log1p(x)`` as ``log(1 + x)``, ``expm1``
+    as ``exp(x) - 1``, sigmoid as ``1 / (1 + exp(-x))``, log-sigmoid as
+    ``-log(1 + exp(-x))``, erfc as ``1 - erf`` and every other derived helper
+    in its generic textbook form."""
     b = registry.get_backend(backend)
     ops = _NAIVE.get(b.name)
     if ops is None:
