@@ -7,19 +7,28 @@
 
 #include "megbrain/custom/custom.h"
 
+// e = exp(min(x, 20)) and n = e (e + 2): tanh(softplus(x)) = n / (n + 2)
+struct MishParts {
+    float e, n;
+    explicit MishParts(float v) : e(std::exp(v > 20.f ? 20.f : v)), n(e * (e + 2.f)) {}
+};
+
+// out[i] = f(i) for every element, on OpenMP's threads
+template <typename F>
+static void each(size_t count, F f) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < count; ++i) f(i);
+}
+
 CUSTOM_OP_REG_BEGIN(PolyactMishFwd)
 
-static void compute(const std::vector<Tensor>& inputs, const Param&, std::vector<Tensor>& outputs) {
-    const float* x = inputs[0].data<float>();
-    float* y = outputs[0].data<float>();
-    const size_t count = inputs[0].size();
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; ++i) {
-        const float v = x[i];
-        const float e = std::exp(v > 20.f ? 20.f : v);
-        const float n = e * (e + 2.f);
-        y[i] = v * (n / (n + 2.f));
-    }
+static void compute(const std::vector<Tensor>& in, const Param&, std::vector<Tensor>& out) {
+    const float* x = in[0].data<float>();
+    float* y = out[0].data<float>();
+    each(in[0].size(), [&](size_t i) {
+        const MishParts p(x[i]);
+        y[i] = x[i] * (p.n / (p.n + 2.f));
+    });
 }
 
 CUSTOM_OP_REG(PolyactMishFwd).add_inputs(1).add_outputs(1).set_compute("x86", compute);
@@ -29,21 +38,17 @@ CUSTOM_OP_REG_END(PolyactMishFwd)
 CUSTOM_OP_REG_BEGIN(PolyactMishBwd)
 
 // d/dx mish = t + x s(x) (1 - t^2), t = n / (n + 2), 1 - t = 2 / (n + 2), s(x) = e / (1 + e)
-static void compute(const std::vector<Tensor>& inputs, const Param&, std::vector<Tensor>& outputs) {
-    const float* x = inputs[0].data<float>();
-    const float* g = inputs[1].data<float>();
-    float* out = outputs[0].data<float>();
-    const size_t count = inputs[0].size();
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < count; ++i) {
+static void compute(const std::vector<Tensor>& in, const Param&, std::vector<Tensor>& out) {
+    const float* x = in[0].data<float>();
+    const float* g = in[1].data<float>();
+    float* dx = out[0].data<float>();
+    each(in[0].size(), [&](size_t i) {
         const float v = x[i];
-        const float e = std::exp(v > 20.f ? 20.f : v);
-        const float n = e * (e + 2.f);
-        const float d = n + 2.f;
-        const float t = n / d;
-        const float slope = v > 20.f ? 1.f : t + v * (e / (1.f + e)) * (2.f / d) * (1.f + t);
-        out[i] = g[i] * slope;
-    }
+        const MishParts p(v);
+        const float d = p.n + 2.f, t = p.n / d;
+        const float slope = v > 20.f ? 1.f : t + v * (p.e / (1.f + p.e)) * (2.f / d) * (1.f + t);
+        dx[i] = g[i] * slope;
+    });
 }
 
 CUSTOM_OP_REG(PolyactMishBwd).add_inputs(2).add_outputs(1).set_compute("x86", compute);
