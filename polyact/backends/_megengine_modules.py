@@ -88,10 +88,10 @@ def _base_init(module: M.Module) -> None:
 
 def set_plain(module: M.Module, name: str, value: Any) -> None:
     """``module.name = value`` for a dict or list of plain values (numbers,
-    strings, NumPy arrays, tuples of these: no tensor or module to name), as MegEngine's
-    ``__setattr__`` would record it (listed among the sub-structures it walks)
-    without its per-element walk (a few microseconds); anything else goes through
-    ``__setattr__``."""
+    strings, NumPy arrays, tuples of these: no tensor or module to name), as
+    MegEngine's ``__setattr__`` would record it (listed among the sub-structures
+    it walks) without its per-element walk (a few microseconds); anything else
+    goes through ``__setattr__``."""
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
     modules = module.__dict__.get("_modules")
     if items is None or type(modules) is not list or not all(map(_plain_value, items)):
