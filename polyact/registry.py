@@ -50,7 +50,7 @@ __all__ = [
 PLUGIN_GROUP = "polyact.plugins"
 #: build options that are not activation parameters
 OPTIONS = ("num_channels", "channel_axis", "inplace", "seed", "rngs")
-RESERVED_KERNELS = ("auto", "export", "native", "composed", "fast", "fused", "compiled", "triton")
+RESERVED_KERNELS = ("auto", "export", "native", "composed", "fast", "fused", "compiled", "triton", "cpp")
 PUBLIC_BACKENDS = ("numpy", "torch", "jax", "megengine")
 
 _lock = threading.RLock()

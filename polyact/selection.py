@@ -20,10 +20,12 @@ parameters that are live tensors rule out kernels without parameter gradients
 traces) only ONNX-exportable kernels are candidates; under ``torch.compile``
 only compile-safe ones.
 
-``compiled`` kernels are picked by ``auto`` only when the calibration table
-ranks them first for that (activation, backend, dtype): their first call
-compiles (seconds on torch, which also needs a C++ compiler; a fraction of a
-second on JAX), so the shipped table ranks them where that pays off.
+``compiled`` and ``cpp`` kernels are picked by ``auto`` only when the
+calibration table ranks them first for that (activation, backend, dtype) and
+they are available here: their first call compiles (seconds on torch, which
+also needs a C++ compiler; a fraction of a second on JAX; MegEngine's ``cpp``
+needs a C++ compiler and builds once per formula into the cache), so the
+shipped table ranks them where that pays off.
 
 An explicit ``kernel=`` given to ``get_activation``/``get_function`` always
 wins over scopes and the environment.
@@ -44,7 +46,7 @@ __all__ = ["AUTO_ORDER", "KERNEL_KINDS", "AutoKernel", "current_scope", "use_ker
 #: fallback order of ``auto`` when the calibration table has no data
 AUTO_ORDER = ("native", "fused", "fast", "composed")
 #: the kernel names polyact builds itself (user kernels add their own names)
-KERNEL_KINDS = ("native", "composed", "fast", "fused", "compiled", "triton")
+KERNEL_KINDS = ("native", "composed", "fast", "fused", "compiled", "triton", "cpp")
 ENV = "POLYACT_KERNEL"
 
 

@@ -1,6 +1,7 @@
-"""MegEngine's fused and compiled kernels and the eager fast path of the
+"""MegEngine's fused, compiled and cpp kernels and the eager fast path of the
 special-value guard: what the fused Function saves, agreement with the composed
-kernel (values and GradManager gradients), trace caching per shape.
+kernel (values and GradManager gradients), trace caching per shape, the cpp
+kernel's inputs (views, broadcast cotangents) and builds.
 
 Skipped where MegEngine is not installed (it needs CPython <= 3.10), except that
 it fails when ``POLYACT_REQUIRE_BACKENDS`` names megengine.
@@ -32,7 +33,8 @@ ULP = 2.0**-23
 CANDIDATES = ("mish", "silu", "swish", "elu", "gelu_tanh", "softplus", "gelu", "celu", "selu")
 FUSED = [n for n in CANDIDATES if "fused" in pa.kernels(n, "megengine")]
 COMPILED = [n for n in CANDIDATES if "compiled" in pa.kernels(n, "megengine")]
-PAIRS = [(n, "fused") for n in FUSED] + [(n, "compiled") for n in COMPILED]
+CPP = [n for n in CANDIDATES if "cpp" in pa.kernels(n, "megengine")]
+PAIRS = [(n, "fused") for n in FUSED] + [(n, "compiled") for n in COMPILED] + [(n, "cpp") for n in CPP]
 IDS = [f"{n}-{k}" for n, k in PAIRS]
 
 
@@ -95,9 +97,25 @@ def test_fused_saves_only_the_input():
     assert x.grad is not None and tuple(x.grad.shape) == tuple(x.shape)
 
 
+def truth(name, x):
+    """float64 (values, derivatives) of ``name`` at the float32 tensor ``x``: the cpp
+    kernel computes in double and rounds once, closer than the float32 kernels."""
+    spec, ops = pa.get_spec(name), pa.get_backend("numpy").ops
+    a = npy(x)
+    p = dict(spec.defaults)
+    return np.asarray(spec.fn(a, ops, **p), np.float64), np.asarray(spec.grad(a, ops, **p), np.float64)
+
+
 @pytest.mark.parametrize("name,kernel", PAIRS, ids=IDS)
 def test_values_and_gradients_match_composed(name, kernel):
     x = random_input()
+    if kernel == "cpp":
+        y0, g0 = truth(name, x)
+        f = pa.get_function(name, "megengine", kernel=kernel)
+        y, g = grad_of(f, x)
+        close(y, y0, 1)  # one rounding of a double
+        close(g, g0, 1, floor=2.0**-20)
+        return
     y0, g0 = grad_of(pa.get_function(name, "megengine", kernel="composed"), x)
     f = pa.get_function(name, "megengine", kernel=kernel)
     for _ in range(2):  # compiled: the recording call, then the replay
@@ -156,7 +174,10 @@ def test_special_inputs_and_inside_a_trace(name, kernel):
     x = t32(a)
     want = npy(pa.get_function(name, "megengine", kernel="composed")(x))
     f = pa.get_function(name, "megengine", kernel=kernel)
-    np.testing.assert_allclose(npy(f(x)), want, rtol=4 * ULP, atol=0)
+    eager = want
+    if kernel == "cpp":  # one rounding of a double, compared with the truth (traced: the formula)
+        eager = np.asarray(pa.get_function(name, "numpy")(npy(x)), np.float64)
+    np.testing.assert_allclose(npy(f(x)), eager, rtol=4 * ULP, atol=0)
     run = trace(lambda v: f(v), symbolic=True)
     for _ in range(3):
         np.testing.assert_allclose(npy(run(x)), want, rtol=8 * ULP, atol=1e-37)
@@ -174,3 +195,73 @@ def test_guard_fast_path_matches_the_full_guard():
     # a finite input whose sum overflows takes the guard and stays right
     big = t32([3e38, 3e38, -1.0])
     assert np.isfinite(npy(f(big))[:2]).all()
+
+
+# --------------------------------------------------------------------------- cpp
+def test_cpp_reads_views_and_broadcast_cotangents():
+    """MegEngine hands a custom op a view's storage as if contiguous: the kernel copies first."""
+    from megengine import functional as F
+
+    f = pa.get_function("mish", "megengine", kernel="cpp")
+    ref = pa.get_function("mish", "megengine", kernel="cpp")  # applied to contiguous copies
+    a = np.random.default_rng(5).normal(size=(300, 400)).astype(np.float32) * 3
+    x = t32(a)
+    views = {
+        "transpose": lambda t: t.transpose(1, 0),
+        "slice": lambda t: t[::2, 1:],
+        "broadcast": lambda t: F.broadcast_to(t[:1], (300, 400)),
+    }
+    for name, view in views.items():
+        for _ in range(3):  # a missed copy or wait shows as different garbage per call
+            assert np.array_equal(npy(f(view(x))), npy(ref(t32(npy(view(x)))))), name
+            _, g = grad_of(lambda v: f(view(v)), x)  # sum(): a broadcast cotangent
+            _, want = grad_of(lambda v: ref(view(v)) * t32(np.ones(npy(view(x)).shape)), x)
+            assert np.array_equal(g, want), name
+
+
+def test_cpp_user_activation_is_built_once(tmp_path, monkeypatch):
+    """A registered activation gets a cpp kernel; its library is built once and cached on disk."""
+    from polyact.backends import _megengine_cpp as cpp
+
+    monkeypatch.setenv("POLYACT_CACHE_DIR", str(tmp_path))
+    name = "test_cpp_cube_plus"
+
+    def fn(x, ops, k):
+        return x * x * x + k * x
+
+    def grad(x, ops, k):
+        return 3.0 * x * x + k
+
+    pa.register_activation(name, fn, grad=grad, params={"k": 0.5}, override=True)
+    try:
+        f = pa.get_function(name, "megengine", kernel="cpp", k=2.0)
+        a = np.linspace(-3, 3, 97)
+        np.testing.assert_allclose(npy(f(t32(a))), a**3 + 2.0 * a, rtol=2 * ULP, atol=1e-6)
+        _, g = grad_of(f, t32(a))
+        np.testing.assert_allclose(g, 3.0 * a * a + 2.0, rtol=2 * ULP, atol=1e-6)
+        built = sorted(p.name for p in (tmp_path / "megengine-cpp").glob("*.so"))
+        assert len(built) == 1
+        # other parameter values use the same library (they are an input of the op)
+        g2 = pa.get_function(name, "megengine", kernel="cpp", k=-1.0)
+        np.testing.assert_allclose(npy(g2(t32(a))), a**3 - a, rtol=2 * ULP, atol=1e-6)
+        assert sorted(p.name for p in (tmp_path / "megengine-cpp").glob("*.so")) == built
+        assert cpp.kernel_source(pa.get_spec(name)).source.count("CUSTOM_OP_REG_BEGIN") == 2
+    finally:
+        pa.unregister_activation(name)
+
+
+def test_cpp_without_a_compiler(monkeypatch):
+    """No C++ compiler: auto never picks the kernel; asking for it says what is missing."""
+    from polyact.backends import _megengine_cpp as cpp
+
+    name = "test_cpp_no_compiler"
+    pa.register_activation(name, lambda x, ops: x * 0.25, grad=lambda x, ops: 0.25 + 0.0 * x, override=True)
+    try:
+        monkeypatch.setitem(cpp._AVAILABLE, "ok", False)
+        kernel = pa.kernels(name, "megengine")["cpp"]
+        assert not kernel.supports("float32")
+        with pytest.raises(pa.ActivationError, match="C\\+\\+ compiler"):
+            pa.get_function(name, "megengine", kernel="cpp")(t32([1.0, 2.0]))
+        assert npy(pa.get_function(name, "megengine")(t32([4.0])))[0] == 1.0
+    finally:
+        pa.unregister_activation(name)

@@ -75,7 +75,7 @@ class _Expr:
     def _bin(self, op: str, a: Any, b: Any, boolean: bool = False) -> Any:
         if not (isinstance(a, _Expr) or _number(a)) or not (isinstance(b, _Expr) or _number(b)):
             return NotImplemented
-        return self.tr.op(f"{self.tr.lit(a)} {op} {self.tr.lit(b)}", (a, b), boolean)
+        return self.tr.binary(op, a, b, boolean)
 
     def __add__(self, o: Any) -> Any:
         return self._bin("+", self, o)
@@ -108,13 +108,13 @@ class _Expr:
         return self.tr.power(o, self)
 
     def __neg__(self) -> Any:
-        return self.tr.op(f"-{self.name}", (self,))
+        return self.tr.op(f"-{self.name}", (self,))  # the same in every dialect
 
     def __pos__(self) -> Any:
         return self
 
     def __abs__(self) -> Any:
-        return self.tr.op(f"tl.abs({self.name})", (self,))
+        return self.tr.absolute(self)
 
     def __lt__(self, o: Any) -> Any:
         return self._bin("<", self, o, True)
@@ -150,7 +150,7 @@ class _Expr:
     __rxor__ = __xor__
 
     def __invert__(self) -> Any:
-        return self.tr.op(f"~{self.name}", (self,), True)
+        return self.tr.invert(self)
 
     __hash__ = object.__hash__
 
@@ -181,6 +181,17 @@ class _Trace:
         if math.isinf(v):
             return "_INF" if v > 0 else "_NINF"
         return f"({v!r})"
+
+    def binary(self, op: str, a: Any, b: Any, boolean: bool) -> _Expr:
+        """``a op b`` for a Python operator ``op`` (arithmetic, comparison, logic)."""
+        return self.op(f"{self.lit(a)} {op} {self.lit(b)}", (a, b), boolean)
+
+    def absolute(self, a: _Expr) -> _Expr:
+        return self.op(f"tl.abs({a.name})", (a,))
+
+    def invert(self, a: _Expr) -> _Expr:
+        """Logical not of a comparison's result."""
+        return self.op(f"~{a.name}", (a,), True)
 
     def typed(self, v: Any) -> str:
         """An argument of a ``tl`` function: numbers become constants of the input's dtype."""

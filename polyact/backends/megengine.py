@@ -578,7 +578,8 @@ class MegEngineBackend(_base.Backend):
     # ------------------------------------------------------------------ kernels
     def extra_kernels(self, spec: ActivationSpec) -> Dict[str, Kernel]:
         """``fused`` (where ``spec.grad`` exists: an ``autodiff.Function`` saving only
-        the input) and ``compiled`` (the formula through ``megengine.jit.trace``)."""
+        the input), ``compiled`` (the formula through ``megengine.jit.trace``) and
+        ``cpp`` (one C++ loop generated from the formula: :mod:`._megengine_cpp`)."""
         hit = self._extra.get(spec.name)
         if hit is not None and hit[0] is spec:
             return dict(hit[1])
@@ -610,6 +611,11 @@ class MegEngineBackend(_base.Backend):
             note="the formula through megengine.jit.trace(symbolic=True), one trace per shape, dtype, "
             "gradient mode and scalar parameters; inside a user's trace the formula runs as it is",
         )
+        from ._megengine_cpp import cpp_kernel
+
+        k = cpp_kernel(mge, ops, spec)
+        if k is not None:
+            out["cpp"] = k
         self._extra[spec.name] = (spec, out)
         return dict(out)
 
