@@ -32,7 +32,7 @@ WITH_NATIVE = ("relu", "gelu", "silu", "mish", "softplus")
 COMPILED_VS_NATIVE = ("mish", "silu", "gelu")
 #: activations no framework has an op for
 WITHOUT_NATIVE = ("quick_gelu", "elish", "mila")
-KERNELS = ("auto", "native", "composed", "fused", "compiled")
+KERNELS = ("auto", "native", "composed", "fused", "compiled", "cpp")
 
 Line = Tuple[str, str, Optional[float], Optional[bool], str]  # target, backend, figure, ok, detail
 
@@ -115,6 +115,20 @@ def targets(res: Any, backends: Sequence[str]) -> List[Line]:
         lines.append(
             ("compiled / native op <= 1.25", b, v, None if v is None else v <= 1.25, f"worst: {what}")
         )
+        if b == "megengine":
+            # 2a, for the formula compiled by a C++ compiler (MegEngine's cpp kernel) rather than traced
+            items = []
+            for n in COMPILED_VS_NATIVE:
+                d = rows.get((b, n), {})
+                cpp, nat = d.get("cpp"), d.get("@native")
+                for key, label in (("forward_s", "fwd"), ("forward_backward_s", "fwd+bwd")):
+                    r = _ratio(getattr(cpp, key, None), getattr(nat, key, None))
+                    if r is not None:
+                        items.append((r, f"{n} {label} (cpp)"))
+            v, what = _worst(items)
+            lines.append(
+                ("cpp / native op <= 1.25", b, v, None if v is None else v <= 1.25, f"worst: {what}")
+            )
         if b in ("torch", "jax"):
             # 2b. without a native op: auto forward+backward at most 0.5x the naive eager composition
             items = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import types
 
 import pytest
 
@@ -115,6 +116,27 @@ def test_calibrate_tiny(backend, tmp_path, monkeypatch):
     _calibration.save({"version": 1, "rankings": {"other": {"float32": {"relu": ["composed"]}}}}, str(path))
     assert _calibration.ranking(backend, "float32", "relu") == ranked["relu"]
     assert _calibration.ranking("other", "float32", "relu") == ["composed"]
+
+
+def test_calibration_keeps_native_unless_beaten_both_ways(monkeypatch):
+    """A kernel displaces the framework's op only when NATIVE_MARGIN faster forward and forward+backward."""
+
+    def row(kernel, kind, fwd, fb, act="relu"):
+        return bench.Row(act, "torch", "float32", 1024, kernel, kind, forward_s=fwd, forward_backward_s=fb)
+
+    rows = [
+        row("native", "native", 1.0, 1.0),
+        row("cpp", "custom", 2.0, 0.5),  # faster with its backward, slower alone
+        row("fused", "fused", 0.8, 0.85),  # faster both ways
+        row("composed", "composed", 0.95, 0.95),  # within the margin
+        row("native", "native", 1.0, 1.0, "silu"),
+        row("fused", "fused", 0.5, 0.5, "silu"),
+    ]
+    fake = types.SimpleNamespace(rows=rows, meta={"measured": "now", "machine": "here", "frameworks": {}})
+    monkeypatch.setattr(bench, "run", lambda *a, **k: fake)
+    ranked = bench.calibrate(["relu", "silu"], ["torch"])["rankings"]["torch"]["float32"]
+    assert ranked["relu"] == ["fused", "native", "cpp", "composed"]
+    assert ranked["silu"] == ["fused", "native"]
 
 
 def test_calibration_falls_back_to_shipped(tmp_path, monkeypatch):
