@@ -28,7 +28,7 @@ MegEngine wheel's headers (``megbrain/custom/custom.h``) and loaded with
   load the library in milliseconds; without a cache directory it is built in a
   temporary one per process. With a cache directory, the first built-in
   activation asked for builds every built-in's kernels into one library (one
-  compiler run of about 10 s instead of about a second per activation).
+  compiler run of about 25 s instead of 1.3-1.6 s per activation).
 - Available where MegEngine's headers and a C++ compiler (``$CXX`` or ``c++``)
   are; trainable parameters get no gradient (``param_grads=False``).
 """
@@ -553,7 +553,7 @@ def _unit(spec: ActivationSpec, values: Optional[Mapping[str, float]], variant: 
         return hit[0]
     unit = kernel_source(spec, values, variant)
     if unit.fwd not in _LOADED and _is_builtin(spec) and _build_dir()[1] and "builtins" not in _AVAILABLE:
-        # the first built-in asked for builds them all (one compiler run, about 10 s on 2 cores,
+        # the first built-in asked for builds them all (one compiler run, about 25 s on 2 cores,
         # then cached for every later process) instead of about a second per activation
         from .. import registry
 
