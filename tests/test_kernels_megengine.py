@@ -265,3 +265,31 @@ def test_cpp_without_a_compiler(monkeypatch):
         assert npy(pa.get_function(name, "megengine")(t32([4.0])))[0] == 1.0
     finally:
         pa.unregister_activation(name)
+
+
+@pytest.mark.parametrize("name", ["eis", "sine", "squareplus", "tanhsoft"])
+def test_cpp_is_auto_only_at_defaults_where_the_formula_reads_values(name, monkeypatch):
+    """These formulas read their parameters' values in Python: one library per set of
+    values. auto uses the kernel at the defaults (in the built-in bundle) only, so new
+    values never make a first call wait for the compiler."""
+    from polyact import selection
+
+    monkeypatch.delenv("POLYACT_KERNEL", raising=False)
+    monkeypatch.setattr(selection, "_ranking", lambda b, d, n, large=False: ("cpp", "composed"))
+    spec = pa.get_spec(name)
+    kernel = pa.kernels(name, "megengine")["cpp"]
+    other = {k: float(v) * 0.5 + 0.25 for k, v in spec.defaults.items() if k in spec.params}
+    assert kernel.eligible_for(spec.bind({})) and not kernel.eligible_for(spec.bind(other))
+    assert pa.auto_kernel(name, "megengine") == ("cpp" if kernel.supports("float32") else "composed")
+    assert pa.auto_kernel(name, "megengine", **other) == "composed"
+    # by name it still runs, values and all
+    x = t32(np.linspace(-3, 3, 13))
+    got = npy(pa.get_function(name, "megengine", kernel="cpp", **other)(x))
+    want = npy(pa.get_function(name, "megengine", kernel="composed", **other)(x))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_cpp_stays_auto_for_any_value_where_the_formula_does_not_read_them():
+    spec = pa.get_spec("elu")
+    kernel = pa.kernels("elu", "megengine")["cpp"]
+    assert kernel.eligible_for(spec.bind({"alpha": 0.3}))

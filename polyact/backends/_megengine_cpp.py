@@ -36,7 +36,6 @@ MegEngine wheel's headers (``megbrain/custom/custom.h``) and loaded with
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import shutil
 import subprocess
@@ -46,7 +45,18 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, NamedTuple, Opt
 
 from ..errors import ActivationError
 from ..spec import ActivationSpec, Kernel
-from ._triton import TritonOps, _Expr, _NeedsValue, _number, _Trace
+from ._codegen import (
+    Loads,
+    Variant,
+    _Expr,
+    _NeedsValue,
+    bind_params,
+    channel_layout,
+    check_result,
+    expressible,
+    variants,
+)
+from ._triton import TritonOps, _Trace
 
 __all__ = ["CppOps", "cpp_available", "cpp_kernel", "kernel_source", "prebuild"]
 
@@ -84,27 +94,13 @@ _CPP_FUNCS = {
 class _CppTrace(_Trace):
     """The tracer's lines as C++ declarations of double (or bool) values."""
 
-    def lit(self, v: Any) -> str:
-        if isinstance(v, _Expr):
-            return v.name
-        v = float(v)
-        if math.isnan(v):
-            return "PA_NAN"
-        if math.isinf(v):
-            return "PA_INF" if v > 0 else "(-PA_INF)"
-        return f"({v!r})"  # a double, like a Python number
+    NAN, INF, NINF = "PA_NAN", "PA_INF", "(-PA_INF)"
 
     def typed(self, v: Any) -> str:
-        return self.lit(v)
+        return self.lit(v)  # a double, like a Python number
 
-    def op(self, text: str, args: Tuple[Any, ...], boolean: bool = False) -> _Expr:
-        hit = self.memo.get(text)
-        if hit is None:
-            block = any(isinstance(a, _Expr) and a.block for a in args)
-            hit = _Expr(self, f"v{len(self.lines)}", block, boolean)
-            self.lines.append(f"const {'bool' if boolean else 'double'} {hit.name} = {text};")
-            self.memo[text] = hit
-        return hit
+    def declare(self, name: str, text: str, boolean: bool) -> str:
+        return f"const {'bool' if boolean else 'double'} {name} = {text};"
 
     def absolute(self, a: _Expr) -> _Expr:
         return self.op(f"fabs({a.name})", (a,))
@@ -112,24 +108,14 @@ class _CppTrace(_Trace):
     def invert(self, a: _Expr) -> _Expr:
         return self.op(f"!{a.name}", (a,), True)
 
-    def divide(self, a: Any, b: Any) -> Any:  # IEEE division: correctly rounded
-        if not (isinstance(a, _Expr) or _number(a)) or not (isinstance(b, _Expr) or _number(b)):
-            return NotImplemented
-        return self.op(f"{self.lit(a)} / {self.lit(b)}", (a, b))
+    def quotient(self, a: Any, b: Any) -> str:  # IEEE division: correctly rounded
+        return f"{self.lit(a)} / {self.lit(b)}"
 
-    def power(self, a: Any, b: Any) -> Any:
-        if _number(b) and float(b) == 2.0:
-            return a * a
-        if _number(b) and float(b) == 0.5:
-            return self.op(f"sqrt({self.lit(a)})", (a,))
-        if _number(b) and float(b) in (3.0, 4.0, 5.0, 6.0, 7.0, 8.0):
-            out = a
-            for _ in range(int(b) - 1):
-                out = out * a
-            return out
-        if not any(isinstance(v, _Expr) and v.block for v in (a, b)):
-            raise _NeedsValue("a power of parameters")
-        return self.op(f"pow({self.lit(a)}, {self.lit(b)})", (a, b))
+    def root(self, a: Any) -> str:
+        return f"sqrt({self.lit(a)})"
+
+    def raised(self, a: Any, b: Any) -> str:
+        return f"pow({self.lit(a)}, {self.lit(b)})"
 
 
 class CppOps(TritonOps):
@@ -286,15 +272,6 @@ CUSTOM_OP_REG_END(%(name)s)
 """
 
 
-class Variant(NamedTuple):
-    """What a kernel reads besides ``x``: parameters per channel (``P[k * C + ch]``,
-    ``ch = (i / INNER) % C``) or scalars (``P[k]``), and the noise of a
-    stochastic activation in training mode (``NZ[i]``)."""
-
-    channel: bool = False
-    noise: bool = False
-
-
 class Unit(NamedTuple):
     """The C++ of one (spec, variant, values): a forward and a backward op."""
 
@@ -303,35 +280,25 @@ class Unit(NamedTuple):
     source: str
 
 
+#: how the generated C++ loads the parameters and the noise (``i``: the element)
+_LOADS = Loads(
+    channel_index="const int64_t ch = (i / INNER) % C;",
+    channel="const double p{i} = P[{i} * C + ch];",
+    scalar="const double p{i} = P[{i}];",
+    noise="const double nz = NZ[i];",
+)
+
+
 def _trace(
     fn: Callable[..., Any], names: Tuple[str, ...], values: Optional[Mapping[str, Any]], variant: Variant
 ) -> Tuple[List[str], List[str], str]:
     """(per-call lines, per-element lines, result expression) of ``fn``."""
     tr = _CppTrace()
     x = _Expr(tr, "x", True)
-    scalars: List[str] = []
-    first: List[str] = []
-    params: Dict[str, Any] = {}
-    if values is not None:
-        params = {k: values[k] for k in names}
-    elif variant.channel:
-        first.append("const int64_t ch = (i / INNER) % C;")
-        for i, k in enumerate(names):
-            params[k] = _Expr(tr, f"p{i}", True)
-            first.append(f"const double p{i} = P[{i} * C + ch];")
-    else:
-        for i, k in enumerate(names):
-            params[k] = _Expr(tr, f"p{i}", False)
-            scalars.append(f"const double p{i} = P[{i}];")
-    if variant.noise:
-        params["noise"] = _Expr(tr, "nz", True)
-        first.append("const double nz = NZ[i];")
+    params, once, each = bind_params(tr, names, values, variant, _LOADS)
     y = fn(x, CppOps(tr), **params)
-    if isinstance(y, _Expr) and y.boolean:
-        raise ActivationError("the formula returns a comparison, not a number")
-    if not isinstance(y, _Expr) and not _number(y):
-        raise ActivationError(f"the formula returns {type(y).__name__}, not a traced value")
-    return scalars, [*first, *tr.lines], tr.lit(y)
+    check_result(y)
+    return once, [*each, *tr.lines], tr.lit(y)
 
 
 def _op_source(name: str, traced: Tuple[List[str], List[str], str], variant: Variant, backward: bool) -> str:
@@ -370,36 +337,11 @@ def kernel_source(
     return Unit(f, b, body.replace("@F", f).replace("@B", b))
 
 
-def _variants(spec: ActivationSpec) -> List[Variant]:
-    out = [Variant()]
-    if spec.per_channel:
-        out.append(Variant(channel=True))
-    if spec.noise is not None:
-        out.append(Variant(noise=True))
-    return out
-
-
 def _expressible(spec: ActivationSpec) -> Optional[str]:
-    """Why ``spec`` has no cpp kernel, or None when it has one."""
-    if spec.grad is None:
-        return "the spec has no closed-form derivative (grad=)"
-    if spec.kind not in ("elementwise", "per_channel", "stochastic"):
-        return f"{spec.kind} activations are not supported"
-    for variant in _variants(spec):
-        try:
-            kernel_source(spec, None, variant)
-        except _NeedsValue:
-            if variant.channel or variant.noise:
-                continue  # those calls are refused at run time (the kernel runs scalar calls)
-            try:
-                kernel_source(spec, spec.defaults, variant)
-            except _NeedsValue:
-                pass  # required parameters without defaults: traced at the call
-            except Exception as exc:
-                return f"the formula cannot be traced ({type(exc).__name__}: {exc})"
-        except Exception as exc:
-            return f"the formula cannot be traced ({type(exc).__name__}: {exc})"
-    return None
+    """Why ``spec`` has no cpp kernel, or None when it has one (a formula that
+    reads its parameters' values runs scalar calls only: per-channel and noise
+    calls are refused when they come)."""
+    return expressible(spec, kernel_source, values_per_channel=True)
 
 
 # --------------------------------------------------------------------------- building
@@ -527,7 +469,7 @@ def prebuild(specs: Iterable[ActivationSpec]) -> List[str]:
     for spec in specs:
         if _expressible(spec) is not None:
             continue
-        for variant in _variants(spec):
+        for variant in variants(spec):
             try:
                 units.append(kernel_source(spec, None, variant))
             except _NeedsValue:
@@ -589,25 +531,8 @@ def _op(name: str, inner: int, c: int) -> Any:
 
 def _layout(spec: ActivationSpec, p: Mapping[str, Any], x: Any, tensor: type) -> Tuple[int, int]:
     """(INNER, C) of per-channel parameters (broadcast against ``x``); (1, 1) for scalars."""
-    shapes = {tuple(v.shape) for v in p.values() if isinstance(v, tensor) and v.size > 1}
-    if not shapes:
-        return 1, 1
-    shape = shapes.pop()
-    axes = [i for i, n in enumerate(shape) if n > 1]
-    if shapes or len(axes) != 1 or len(shape) > x.ndim:
-        raise ActivationError(
-            f"the cpp kernel of {spec.name} takes scalar parameters or one value per channel along one axis"
-        )
-    axis = axes[0] + x.ndim - len(shape)
-    c = int(shape[axes[0]])
-    if int(x.shape[axis]) != c:
-        raise ActivationError(
-            f"{spec.name}: {c} parameter values but {x.shape[axis]} channels on axis {axis}"
-        )
-    inner = 1
-    for n in x.shape[axis + 1 :]:
-        inner *= int(n)
-    return inner, c
+    shapes = (tuple(v.shape) for v in p.values() if isinstance(v, tensor) and v.size > 1)
+    return channel_layout("cpp", spec, shapes, tuple(x.shape))
 
 
 def _param_tensor(mge: Any, spec: ActivationSpec, p: Mapping[str, Any], c: int) -> Any:
@@ -737,7 +662,35 @@ def cpp_kernel(mge: Any, ops: Any, spec: ActivationSpec) -> Optional[Kernel]:
         compile_safe=False,
         param_grads=False,
         available=cpp_available,
+        eligible=_at_defaults(spec),
         note="one C++ loop generated from the formula (backward: g * grad(x) from the saved input), "
         "compiled on first use (about a second; needs a C++ compiler) and cached; scalar or per-channel "
         "parameters, which get no gradient",
     )
+
+
+def _at_defaults(spec: ActivationSpec) -> Any:
+    """The kernel's ``eligible``: True, or for a formula that reads its parameters'
+    values in Python (one library per set of values) a check that ``auto``'s
+    parameters are the defaults, which the built-in bundle holds: other values
+    would make auto wait for the compiler (about a second) on a first call."""
+    verdict: List[bool] = []
+    defaults = {k: v for k, v in spec.defaults.items() if k in spec.params}
+
+    def eligible(params: Mapping[str, Any]) -> bool:
+        if not verdict:
+            try:
+                kernel_source(spec, None, Variant())
+                verdict.append(False)
+            except _NeedsValue:
+                verdict.append(True)
+        if not verdict[0]:
+            return True
+        try:
+            return all(
+                type(params[k]) in (int, float) and float(params[k]) == float(v) for k, v in defaults.items()
+            )
+        except (KeyError, TypeError, ValueError):
+            return False
+
+    return eligible

@@ -32,14 +32,24 @@ from __future__ import annotations
 
 import linecache
 import math
-import numbers
 import threading
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .. import _scalar as S
 from ..errors import ActivationError
 from ..ops import Ops
 from ..spec import ActivationSpec, Kernel
+from ._codegen import (
+    Loads,
+    Variant,
+    _Expr,
+    _NeedsValue,
+    _number,
+    bind_params,
+    channel_layout,
+    check_result,
+    expressible,
+)
 
 __all__ = ["TritonOps", "Variant", "kernel_source", "triton_available", "triton_kernel"]
 
@@ -56,116 +66,15 @@ COMPILE_OPTIONS = {"enable_fp_fusion": False, "enable_reflect_ftz": False}
 _LIB = ("exp", "expm1", "log", "log1p", "sqrt_rn", "div_rn", "tanh", "erf", "erfc", "sin", "cos", "pow")
 
 
-class _NeedsValue(Exception):
-    """The formula needs a parameter's value in Python (it is traced again with the values)."""
-
-
-class _Expr:
-    """A traced value: the name of a variable of the generated kernel.
-
-    ``block``: depends on the input (a block of elements) rather than on the
-    parameters only (a scalar); ``boolean``: a comparison's result."""
-
-    __slots__ = ("block", "boolean", "name", "tr")
-    __array_ufunc__ = None  # NumPy scalars defer to the reflected operators
-
-    def __init__(self, tr: _Trace, name: str, block: bool, boolean: bool = False) -> None:
-        self.tr, self.name, self.block, self.boolean = tr, name, block, boolean
-
-    def _bin(self, op: str, a: Any, b: Any, boolean: bool = False) -> Any:
-        if not (isinstance(a, _Expr) or _number(a)) or not (isinstance(b, _Expr) or _number(b)):
-            return NotImplemented
-        return self.tr.binary(op, a, b, boolean)
-
-    def __add__(self, o: Any) -> Any:
-        return self._bin("+", self, o)
-
-    def __radd__(self, o: Any) -> Any:
-        return self._bin("+", o, self)
-
-    def __sub__(self, o: Any) -> Any:
-        return self._bin("-", self, o)
-
-    def __rsub__(self, o: Any) -> Any:
-        return self._bin("-", o, self)
-
-    def __mul__(self, o: Any) -> Any:
-        return self._bin("*", self, o)
-
-    def __rmul__(self, o: Any) -> Any:
-        return self._bin("*", o, self)
-
-    def __truediv__(self, o: Any) -> Any:
-        return self.tr.divide(self, o)
-
-    def __rtruediv__(self, o: Any) -> Any:
-        return self.tr.divide(o, self)
-
-    def __pow__(self, o: Any) -> Any:
-        return self.tr.power(self, o)
-
-    def __rpow__(self, o: Any) -> Any:
-        return self.tr.power(o, self)
-
-    def __neg__(self) -> Any:
-        return self.tr.op(f"-{self.name}", (self,))  # the same in every dialect
-
-    def __pos__(self) -> Any:
-        return self
-
-    def __abs__(self) -> Any:
-        return self.tr.absolute(self)
-
-    def __lt__(self, o: Any) -> Any:
-        return self._bin("<", self, o, True)
-
-    def __le__(self, o: Any) -> Any:
-        return self._bin("<=", self, o, True)
-
-    def __gt__(self, o: Any) -> Any:
-        return self._bin(">", self, o, True)
-
-    def __ge__(self, o: Any) -> Any:
-        return self._bin(">=", self, o, True)
-
-    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
-        return self._bin("==", self, o, True)
-
-    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
-        return self._bin("!=", self, o, True)
-
-    def __and__(self, o: Any) -> Any:
-        return self._bin("&", self, o, True)
-
-    __rand__ = __and__
-
-    def __or__(self, o: Any) -> Any:
-        return self._bin("|", self, o, True)
-
-    __ror__ = __or__
-
-    def __xor__(self, o: Any) -> Any:
-        return self._bin("^", self, o, True)
-
-    __rxor__ = __xor__
-
-    def __invert__(self) -> Any:
-        return self.tr.invert(self)
-
-    __hash__ = object.__hash__
-
-    def _value(self, *_: Any) -> Any:
-        raise _NeedsValue(self.name)
-
-    __bool__ = __float__ = __int__ = __index__ = __round__ = _value  # type: ignore[assignment]
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, numbers.Real)
-
-
 class _Trace:
-    """The lines of code one formula records, with common subexpressions shared."""
+    """The lines of code one formula records, with common subexpressions shared.
+
+    This is the Triton dialect; another dialect (the C++ of the MegEngine
+    ``cpp`` kernel) overrides the spelling: the special literals, a line's
+    declaration, and the text of ``abs``, logical not, division, square root
+    and power."""
+
+    NAN, INF, NINF = "_NAN", "_INF", "_NINF"
 
     def __init__(self) -> None:
         self.lines: List[str] = []
@@ -177,10 +86,18 @@ class _Trace:
             return v.name
         v = float(v)
         if math.isnan(v):
-            return "_NAN"
+            return self.NAN
         if math.isinf(v):
-            return "_INF" if v > 0 else "_NINF"
+            return self.INF if v > 0 else self.NINF
         return f"({v!r})"
+
+    def typed(self, v: Any) -> str:
+        """An argument of a ``tl`` function: numbers become constants of the input's dtype."""
+        return v.name if isinstance(v, _Expr) else f"tl.full([], {self.lit(v)}, x.dtype)"
+
+    def declare(self, name: str, text: str, boolean: bool) -> str:
+        """The line giving ``name`` the value of ``text``."""
+        return f"{name} = {text}"
 
     def binary(self, op: str, a: Any, b: Any, boolean: bool) -> _Expr:
         """``a op b`` for a Python operator ``op`` (arithmetic, comparison, logic)."""
@@ -193,30 +110,35 @@ class _Trace:
         """Logical not of a comparison's result."""
         return self.op(f"~{a.name}", (a,), True)
 
-    def typed(self, v: Any) -> str:
-        """An argument of a ``tl`` function: numbers become constants of the input's dtype."""
-        return v.name if isinstance(v, _Expr) else f"tl.full([], {self.lit(v)}, x.dtype)"
+    def quotient(self, a: Any, b: Any) -> str:
+        """Correctly rounded division (Triton's float32 ``/`` is ``div.full``, 2 ulp)."""
+        return f"_L.div_rn({self.typed(a)}, {self.typed(b)})"
+
+    def root(self, a: Any) -> str:
+        return f"_L.sqrt_rn({self.typed(a)})"
+
+    def raised(self, a: Any, b: Any) -> str:
+        return f"_L.pow({self.typed(a)}, {self.typed(b)})"
 
     def op(self, text: str, args: Tuple[Any, ...], boolean: bool = False) -> _Expr:
         hit = self.memo.get(text)
         if hit is None:
             block = any(isinstance(a, _Expr) and a.block for a in args)
             hit = _Expr(self, f"v{len(self.lines)}", block, boolean)
-            self.lines.append(f"{hit.name} = {text}")
+            self.lines.append(self.declare(hit.name, text, boolean))
             self.memo[text] = hit
         return hit
 
     def divide(self, a: Any, b: Any) -> Any:
-        """Correctly rounded division (Triton's float32 ``/`` is ``div.full``, 2 ulp)."""
         if not (isinstance(a, _Expr) or _number(a)) or not (isinstance(b, _Expr) or _number(b)):
             return NotImplemented
-        return self.op(f"_L.div_rn({self.typed(a)}, {self.typed(b)})", (a, b))
+        return self.op(self.quotient(a, b), (a, b))
 
     def power(self, a: Any, b: Any) -> Any:
         if _number(b) and float(b) == 2.0:
             return a * a
         if _number(b) and float(b) == 0.5:
-            return self.op(f"_L.sqrt_rn({self.typed(a)})", (a,))
+            return self.op(self.root(a), (a,))
         if _number(b) and float(b) in (3.0, 4.0, 5.0, 6.0, 7.0, 8.0):
             out = a
             for _ in range(int(b) - 1):
@@ -224,7 +146,7 @@ class _Trace:
             return out
         if not any(isinstance(v, _Expr) and v.block for v in (a, b)):
             raise _NeedsValue("a power of parameters")  # computed in Python from the values
-        return self.op(f"_L.pow({self.typed(a)}, {self.typed(b)})", (a, b))
+        return self.op(self.raised(a, b), (a, b))
 
 
 class TritonOps(Ops):
@@ -322,13 +244,13 @@ def {name}(X, NZ, {io}P, N, INNER, C, BLOCK: tl.constexpr):
 """
 
 
-class Variant(NamedTuple):
-    """What a kernel reads besides ``x``: parameters per channel (gathered along
-    the channel axis: ``P[k, (i // INNER) % C]``) or scalars (``P[k]``), and
-    the noise of a stochastic activation in training mode (``NZ``, like ``x``)."""
-
-    channel: bool = False
-    noise: bool = False
+#: how the generated Triton code loads the parameters and the noise
+_LOADS = Loads(
+    channel_index="ch = (offs // INNER) % C",
+    channel="p{i} = tl.load(P + ({i} * C + ch), mask=msk, other=0.0)",
+    scalar="p{i} = tl.load(P + {i})",
+    noise="nz = tl.load(NZ + offs, mask=msk, other=0.0)",
+)
 
 
 def _trace(
@@ -338,34 +260,16 @@ def _trace(
     (``values`` None) or the given numbers."""
     tr = _Trace()
     x = _Expr(tr, "x", True)
-    lines: List[str] = []
-    params: Dict[str, Any] = {}
-    if values is not None:
-        params = {k: values[k] for k in names}
-    elif variant.channel:
-        lines.append("ch = (offs // INNER) % C")
-        for i, k in enumerate(names):
-            params[k] = _Expr(tr, f"p{i}", True)
-            lines.append(f"p{i} = tl.load(P + ({i} * C + ch), mask=msk, other=0.0)")
-    else:
-        for i, k in enumerate(names):
-            params[k] = _Expr(tr, f"p{i}", False)
-            lines.append(f"p{i} = tl.load(P + {i})")
-    if variant.noise:
-        params["noise"] = _Expr(tr, "nz", True)
-        lines.append("nz = tl.load(NZ + offs, mask=msk, other=0.0)")
+    params, once, each = bind_params(tr, names, values, variant, _LOADS)
     y = fn(x, TritonOps(tr), **params)
-    if isinstance(y, _Expr) and y.boolean:
-        raise ActivationError("the formula returns a comparison, not a number")
-    if not isinstance(y, _Expr) and not _number(y):
-        raise ActivationError(f"the formula returns {type(y).__name__}, not a traced value")
+    check_result(y)
     if isinstance(y, _Expr) and y.block:
         out = y.name
     elif isinstance(y, _Expr):
         out = f"{y.name} + tl.zeros_like(x)"
     else:
         out = f"tl.full([BLOCK], {tr.lit(y)}, x.dtype)"
-    return [*lines, *tr.lines, f"out = {out}"]
+    return [*once, *each, *tr.lines, f"out = {out}"]
 
 
 def kernel_source(
@@ -388,30 +292,7 @@ def kernel_source(
 
 def _expressible(spec: ActivationSpec) -> Optional[str]:
     """Why ``spec`` has no triton kernel, or None when it has one."""
-    if spec.grad is None:
-        return "the spec has no closed-form derivative (grad=)"
-    if spec.kind not in ("elementwise", "per_channel", "stochastic"):
-        return f"{spec.kind} activations are not supported"
-    variants = [Variant()]
-    if spec.per_channel:
-        variants.append(Variant(channel=True))
-    if spec.noise is not None:
-        variants.append(Variant(noise=True))
-    for variant in variants:
-        try:
-            kernel_source(spec, None, variant)
-        except _NeedsValue:
-            if variant.channel or variant.noise:
-                return "the formula needs its parameters' values in Python (per channel, or with noise)"
-            try:
-                kernel_source(spec, spec.defaults, variant)
-            except _NeedsValue:
-                pass  # required parameters without defaults: traced at the call
-            except Exception as exc:  # any failure means: not expressible
-                return f"the formula cannot be traced ({type(exc).__name__}: {exc})"
-        except Exception as exc:
-            return f"the formula cannot be traced ({type(exc).__name__}: {exc})"
-    return None
+    return expressible(spec, kernel_source, values_per_channel=False)
 
 
 # --------------------------------------------------------------------------- compiling
@@ -533,27 +414,8 @@ _PARAM_CACHE: Dict[Any, Any] = {}
 def _layout(spec: ActivationSpec, p: Mapping[str, Any], x: Any) -> Tuple[int, int]:
     """(INNER, C) of per-channel parameters: ``C`` values along an axis of ``x``
     with ``INNER`` elements after it; (1, 1) when every parameter is a scalar."""
-    shapes = {tuple(v.shape) for v in p.values() if hasattr(v, "numel") and v.numel() > 1}
-    if not shapes:
-        return 1, 1
-    shape = shapes.pop()
-    axes = [i for i, n in enumerate(shape) if n > 1]
-    ndim = x.dim()
-    if shapes or len(axes) != 1 or len(shape) > ndim:
-        raise ActivationError(
-            f"the triton kernel of {spec.name} takes scalar parameters or one value per channel along one "
-            f"axis; got parameter shapes {sorted({tuple(v.shape) for v in p.values() if hasattr(v, 'shape')})}"
-        )
-    axis = axes[0] + ndim - len(shape)
-    c = int(shape[axes[0]])
-    if int(x.shape[axis]) != c:
-        raise ActivationError(
-            f"{spec.name}: {c} parameter values but {x.shape[axis]} channels on axis {axis}"
-        )
-    inner = 1
-    for n in x.shape[axis + 1 :]:
-        inner *= int(n)
-    return inner, c
+    shapes = (tuple(v.shape) for v in p.values() if hasattr(v, "numel") and v.numel() > 1)
+    return channel_layout("triton", spec, shapes, tuple(x.shape))
 
 
 def _param_tensor(torch: Any, spec: ActivationSpec, p: Mapping[str, Any], x: Any, c: int) -> Any:
