@@ -4,7 +4,14 @@ The table is JSON::
 
     {"version": 1, "measured": "2026-11-22T22:40:00Z", "machine": "...", "size": 1048576,
      "metric": "fwd+bwd median",
-     "rankings": {backend: {dtype: {activation: [kernel names, fastest first]}}}}
+     "rankings": {backend: {dtype: {activation: [kernel names, fastest first]}}},
+     "sources": {backend: {"measured": ..., "size": ..., "framework": ...}},
+     "large": {"rankings": {...}, "sources": {...}}}
+
+``rankings`` were measured on a mid-sized input (1M elements); ``large`` (optional)
+holds rankings measured on at least :data:`~polyact.selection.LARGE_FROM`
+elements (16M), which inputs of that size use where the table has them. A table
+measured at such a size is saved into ``large``.
 
 :func:`load` reads the user's file (``$POLYACT_CALIBRATION``, else
 ``~/.cache/polyact/calibration.json``) when it exists, else the table shipped
@@ -21,7 +28,9 @@ import threading
 import warnings
 from typing import Any, Dict, List, Mapping, Optional
 
-__all__ = ["SHIPPED", "VERSION", "load", "ranking", "reload", "save", "user_path"]
+from .selection import LARGE_FROM
+
+__all__ = ["LARGE_FROM", "SHIPPED", "VERSION", "load", "ranking", "reload", "save", "user_path"]
 
 VERSION = 1
 #: the table shipped with the package
@@ -55,10 +64,13 @@ def _read(path: str) -> Optional[Dict[str, Any]]:
     except (OSError, ValueError) as exc:
         warnings.warn(f"polyact: ignoring the calibration file {path}: {exc}", RuntimeWarning, stacklevel=3)
         return None
+    large = table.get("large", {}) if isinstance(table, dict) else None
     if (
         not isinstance(table, dict)
         or table.get("version") != VERSION
         or not isinstance(table.get("rankings"), dict)
+        or not isinstance(large, dict)
+        or not isinstance(large.get("rankings", {}), dict)
     ):
         warnings.warn(
             f"polyact: ignoring the calibration file {path}: not a version-{VERSION} table",
@@ -95,46 +107,48 @@ def reload() -> Dict[str, Any]:
     return load()
 
 
-def ranking(backend: str, dtype: str, name: str) -> Optional[List[str]]:
+def ranking(backend: str, dtype: str, name: str, *, large: bool = False) -> Optional[List[str]]:
     """The measured kernel names of ``name`` on ``backend`` at ``dtype``, fastest
-    first, or None when the table has no data for them."""
-    got = load()["rankings"].get(backend, {}).get(dtype, {}).get(name)
+    first (with ``large``: measured on a large input, where the table has that),
+    or None when the table has no data for them."""
+    table = load()
+    got = None
+    if large:
+        got = table.get("large", {}).get("rankings", {}).get(backend, {}).get(dtype, {}).get(name)
+    if not got:
+        got = table["rankings"].get(backend, {}).get(dtype, {}).get(name)
     return list(got) if got else None
 
 
 def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = True) -> str:
     """Write ``table`` to ``path`` (default: the user file) and return the path.
 
-    With ``merge`` the rankings already in that file for other backends, dtypes
-    and activations are kept (so torch, JAX and MegEngine, measured in different
+    A table measured on at least :data:`LARGE_FROM` elements goes into the
+    file's ``large`` rankings, any other into its main ones. With ``merge`` the
+    rankings already in that file for other backends, dtypes, activations and
+    sizes are kept (so torch, JAX and MegEngine, measured in different
     environments, share one file). The cache is dropped."""
     if table.get("version") != VERSION or not isinstance(table.get("rankings"), Mapping):
         raise ValueError(f"not a version-{VERSION} calibration table")
     path = os.path.expanduser(path) if path else user_path()
-    out: Dict[str, Any] = {k: v for k, v in table.items() if k != "path"}
-    rankings: Dict[str, Any] = {}
-    sources: Dict[str, Any] = {}
+    size = table.get("size")
+    large = isinstance(size, int) and size >= LARGE_FROM
+    old: Optional[Dict[str, Any]] = None
     if merge and os.path.isfile(path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             old = _read(path)
-        if old is not None:
-            rankings = {b: {d: dict(a) for d, a in ds.items()} for b, ds in old["rankings"].items()}
-            sources = dict(old.get("sources") or {})
-    for b, ds in table["rankings"].items():
-        for d, acts in ds.items():
-            rankings.setdefault(b, {}).setdefault(d, {}).update(acts)
-        sources[b] = (table.get("sources") or {}).get(b) or {
-            "measured": table.get("measured"),
-            "machine": table.get("machine"),
-            "size": table.get("size"),
-            "framework": (table.get("frameworks") or {}).get(b),
-        }
-    out["rankings"] = {
-        b: {d: dict(sorted(a.items())) for d, a in sorted(ds.items())} for b, ds in sorted(rankings.items())
-    }
-    out["sources"] = dict(sorted(sources.items()))
-    out.pop("frameworks", None)
+    if old is not None:
+        out: Dict[str, Any] = {k: v for k, v in old.items() if k != "path"}
+    else:
+        out = _empty()
+        out["metric"] = table.get("metric")
+    if not large:  # the main section's description is this table's
+        out.update({k: v for k, v in table.items() if k not in ("path", "rankings", "sources", "frameworks")})
+    section = out.setdefault("large", {}) if large else out
+    _merge(section, table)
+    if not out.get("large"):
+        out.pop("large", None)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
@@ -144,6 +158,33 @@ def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = 
     os.replace(tmp, path)
     _drop()
     return path
+
+
+def _merge(section: Dict[str, Any], table: Mapping[str, Any]) -> None:
+    """Merge ``table``'s rankings into ``section`` (the main table or its
+    ``large`` part), with one ``sources`` entry per backend measured."""
+    rankings = {b: {d: dict(a) for d, a in ds.items()} for b, ds in (section.get("rankings") or {}).items()}
+    sources = dict(section.get("sources") or {})
+    for b, ds in table["rankings"].items():
+        before = {(d, a) for d, acts in rankings.get(b, {}).items() for a in acts}
+        now = {(d, a) for d, acts in ds.items() for a in acts}
+        for d, acts in ds.items():
+            rankings.setdefault(b, {}).setdefault(d, {}).update(acts)
+        source = (table.get("sources") or {}).get(b) or {
+            "measured": table.get("measured"),
+            "machine": table.get("machine"),
+            "size": table.get("size"),
+            "framework": (table.get("frameworks") or {}).get(b),
+        }
+        old = sources.get(b)
+        if old is not None and not before <= now:  # a partial re-measure: the rest stays as it was
+            update = {**source, "activations": sorted({a for _, a in now})}
+            source = {**old, "updates": [*old.get("updates", []), update]}
+        sources[b] = source
+    section["rankings"] = {
+        b: {d: dict(sorted(a.items())) for d, a in sorted(ds.items())} for b, ds in sorted(rankings.items())
+    }
+    section["sources"] = dict(sorted(sources.items()))
 
 
 def _drop() -> None:

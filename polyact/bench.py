@@ -586,27 +586,16 @@ def bench_params(spec: Any) -> Optional[Dict[str, Any]]:
 
 
 def auto_kernel_name(
-    name: str, backend: str, dtype: str = "float32", params: Optional[Mapping] = None
+    name: str,
+    backend: str,
+    dtype: str = "float32",
+    params: Optional[Mapping] = None,
+    size: Optional[int] = None,
 ) -> str:
-    """The kernel ``kernel="auto"`` picks here: ``registry.auto_kernel`` when it
-    exists, else the registry's own rule."""
+    """The kernel ``kernel="auto"`` picks here for inputs of ``size`` elements."""
     spec = registry.get_spec(name)
-    b = registry.get_backend(backend)
     bound = spec.bind(dict(params or {}))
-    pick = getattr(registry, "auto_kernel", None)
-    if pick is not None:
-        import inspect
-
-        named = inspect.signature(pick).parameters.get("params")
-        if named is not None and named.kind != named.VAR_KEYWORD:
-            return str(pick(spec.name, b.name, dtype=dtype, device=DEVICE, params=bound))
-        return str(pick(spec.name, b.name, dtype, DEVICE, **bound))
-    table = registry.kernels(spec.name, b.name)
-    choice = getattr(registry, "_auto_choice", None)
-    if choice is not None:
-        return str(choice(spec, b.name, table, bound))
-    nat = table.get("native")
-    return "native" if nat is not None and nat.eligible_for(bound) else "composed"
+    return registry.auto_kernel(spec.name, backend, dtype, DEVICE, size=size, **bound)
 
 
 def runnable_kernels(name: str, backend: str, dtype: str, device: str = DEVICE) -> Dict[str, Any]:
@@ -643,11 +632,12 @@ def _candidates(
     dtype: str,
     kernels: Optional[Sequence[str]],
     anchors: bool,
+    size: int,
 ) -> Tuple[List[_Candidate], str]:
     name, backend = spec.name, h.name
     table = runnable_kernels(name, backend, dtype)
     try:
-        auto = auto_kernel_name(name, backend, dtype, params)
+        auto = auto_kernel_name(name, backend, dtype, params, size)
     except Exception:  # auto may refuse (e.g. no eligible kernel): measured all the same
         auto = ""
     wanted = list(table)
@@ -837,7 +827,7 @@ def run(
                 if params is None:
                     skipped.append(f"{n} (required parameters and no example)")
                     continue
-                cands, auto = _candidates(h, spec, params, dtype, kernels, anchors)
+                cands, auto = _candidates(h, spec, params, dtype, kernels, anchors, size)
                 if cands:
                     plan.append((h, spec, params, dtype, cands, auto))
     bar = Progress(sum(len(p[4]) for p in plan) * (1 + repeat), enabled=progress, stream=stream)
@@ -1086,7 +1076,7 @@ def overhead(
         registry.get_activation(spec.name, h.name)
         get_s = _per_call(lambda: registry.get_activation(spec.name, h.name), calls, samples, lambda: None)
         module = registry.get_activation(spec.name, h.name)
-        kname = auto_kernel_name(spec.name, h.name, "float32", params)
+        kname = auto_kernel_name(spec.name, h.name, "float32", params, 8)
         impl = registry.kernels(spec.name, h.name)[kname].impl
         last: List[Any] = [None]
 

@@ -488,12 +488,14 @@ def auto_kernel(
     *,
     trainable: bool = False,
     export: bool = False,
+    size: Optional[int] = None,
     **params: Any,
 ) -> str:
     """The name of the kernel ``kernel="auto"`` picks for ``name`` on ``backend``
     for tensors of ``dtype`` (on ``device``), with these parameters; with
     ``trainable=True`` as for a module whose trainable parameters are live
-    tensors; with ``export=True`` in the export mode.
+    tensors; with ``export=True`` in the export mode; with ``size``, for inputs
+    of that many elements (large ones may rank kernels differently).
 
     >>> import polyact as pa
     >>> pa.auto_kernel("relu", "numpy")
@@ -504,7 +506,7 @@ def auto_kernel(
     bound = spec.bind(params)
     live = trainable and bool(spec.trainable) and b.name != "numpy"
     auto = _select(spec, b, "auto", trainable_live=live, params=bound)
-    return auto.pick(dtype, device, "export" if export else None).name
+    return auto.pick(dtype, device, "export" if export else None, size=size).name
 
 
 # --------------------------------------------------------------------------- building
@@ -677,7 +679,10 @@ def describe(name: str) -> str:
         lines.append(f"  origin:     {', '.join(spec.origin)}")
     for n in spec.notes:
         lines.append(f"  note:       {n}")
-    lines.append("  kernels (at the default parameters; [auto] = what kernel='auto' picks for float32):")
+    lines.append(
+        "  kernels (at the default parameters; [auto] = what kernel='auto' picks for float32,"
+        " [auto >= 4M] for inputs of at least 4M elements where that differs):"
+    )
     import sys
 
     installed = set(available_backends())
@@ -693,13 +698,20 @@ def describe(name: str) -> str:
             continue
         try:
             table = kernels(spec.name, bname)
-            auto = auto_kernel(spec.name, bname) if spec.kind != "structural" else None
+            auto = big = None
+            if spec.kind != "structural":
+                auto = auto_kernel(spec.name, bname)
+                from .selection import LARGE_FROM
+
+                big = auto_kernel(spec.name, bname, size=LARGE_FROM)
         except ActivationError as exc:  # e.g. a framework that fails to import
             lines.append(f"    {bname:10s} unavailable: {exc}")
             continue
         shown = []
         for kname, k in table.items():
             text = kname + (" [auto]" if kname == auto else "")
+            if kname == big != auto:
+                text += " [auto >= 4M]"
             if not k.eligible_for(spec.defaults):
                 text += f" (not auto: {k.note})" if k.note else " (not auto)"
             elif k.devices:

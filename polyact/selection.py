@@ -10,7 +10,10 @@ each call, per (dtype, device), and remembers the choice:
    kernel registered with ``auto=True``, else the first of the calibration
    table's ranking (measured by ``polyact bench --calibrate``; see
    :mod:`polyact._calibration`), else the first of ``native -> fused -> fast ->
-   composed``.
+   composed``. The table has rankings measured on 1M elements and, for inputs
+   of at least :data:`LARGE_FROM` elements, rankings measured on 16M where it
+   has them: which kernel is fastest changes with the size (a large input
+   streams from memory, where a small one stays in cache).
 
 Only kernels that meet the contract for these parameters (``eligible``), run on
 this dtype and device, and are available here are candidates. Trainable
@@ -41,13 +44,16 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 from .errors import ActivationError, UnknownKernelError
 from .spec import ActivationSpec, Kernel
 
-__all__ = ["AUTO_ORDER", "KERNEL_KINDS", "AutoKernel", "current_scope", "use_kernel"]
+__all__ = ["AUTO_ORDER", "KERNEL_KINDS", "LARGE_FROM", "AutoKernel", "current_scope", "use_kernel"]
 
 #: fallback order of ``auto`` when the calibration table has no data
 AUTO_ORDER = ("native", "fused", "fast", "composed")
 #: the kernel names polyact builds itself (user kernels add their own names)
 KERNEL_KINDS = ("native", "composed", "fast", "fused", "compiled", "triton", "cpp")
 ENV = "POLYACT_KERNEL"
+#: inputs of at least this many elements use the calibration table's rankings
+#: for large inputs where it has them (4M: between the 1M and 16M measurements)
+LARGE_FROM = 1 << 22
 
 
 def _env_reader() -> Any:
@@ -190,17 +196,24 @@ class AutoKernel:
         return f"<AutoKernel {self.spec.name} on {self.backend}>"
 
     def pick(
-        self, dtype: str, device: Optional[str] = None, mode: Optional[str] = None, live: bool = False
+        self,
+        dtype: str,
+        device: Optional[str] = None,
+        mode: Optional[str] = None,
+        live: bool = False,
+        size: Optional[int] = None,
     ) -> Kernel:
         """The kernel for a call on ``dtype``/``device``; ``mode`` is ``"export"``
         or ``"compile"`` when the framework is exporting or compiling; ``live``
-        when a parameter value is being differentiated in this call."""
+        when a parameter value is being differentiated in this call; ``size``:
+        the input's number of elements (None: unknown, as for a small one)."""
         scope = _SCOPE.get()
         env = _env_raw()
-        key = (dtype, device, mode, live, None if scope is None else scope.key(), env)
+        large = size is not None and size >= LARGE_FROM
+        key = (dtype, device, mode, live, large, None if scope is None else scope.key(), env)
         k = self._cache.get(key)
         if k is None:
-            k = self._cache[key] = self.resolve(dtype, device, mode, scope, live)
+            k = self._cache[key] = self.resolve(dtype, device, mode, scope, live, large)
         return k
 
     def candidates(
@@ -233,6 +246,7 @@ class AutoKernel:
         mode: Optional[str],
         scope: Optional[Scope],
         live: bool = False,
+        large: bool = False,
     ) -> Kernel:
         env_kernel, env_export = _env_kernel()
         live = live or self.trainable_live
@@ -250,7 +264,7 @@ class AutoKernel:
         by_name = {k.name: k for k in cands}
         if self.preferred in by_name:
             return by_name[self.preferred]  # type: ignore[index]
-        for name in _ranking(self.backend, dtype, self.spec.name) or ():
+        for name in _ranking(self.backend, dtype, self.spec.name, large) or ():
             if name in by_name:
                 return by_name[name]
         for name in AUTO_ORDER:
@@ -259,13 +273,14 @@ class AutoKernel:
         return cands[0]
 
 
-def _ranking(backend: str, dtype: str, name: str) -> Optional[Tuple[str, ...]]:
-    """The calibration table's ranking (fastest first), or None without data."""
+def _ranking(backend: str, dtype: str, name: str, large: bool = False) -> Optional[Tuple[str, ...]]:
+    """The calibration table's ranking (fastest first; for large inputs where
+    the table has one), or None without data."""
     try:
         from . import _calibration
     except ImportError:  # pragma: no cover - the module ships with polyact
         return None
-    r = _calibration.ranking(backend, dtype, name)
+    r = _calibration.ranking(backend, dtype, name, large=large)
     return tuple(r) if r else None
 
 

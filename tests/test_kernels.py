@@ -8,6 +8,7 @@ consistency matrix (tests/test_reference.py) for every kernel."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 import numpy as np
@@ -28,7 +29,7 @@ ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 
 @pytest.fixture
 def no_calibration(monkeypatch):
-    monkeypatch.setattr(selection, "_ranking", lambda backend, dtype, name: None)
+    monkeypatch.setattr(selection, "_ranking", lambda backend, dtype, name, large=False: None)
     monkeypatch.delenv("POLYACT_KERNEL", raising=False)
 
 
@@ -75,14 +76,64 @@ def test_auto_fallback_order_without_calibration(no_calibration):
 def test_auto_follows_the_calibration_ranking(monkeypatch):
     monkeypatch.delenv("POLYACT_KERNEL", raising=False)
     monkeypatch.setattr(
-        selection, "_ranking", lambda b, d, n: ("compiled", "composed") if d == "float64" else None
+        selection,
+        "_ranking",
+        lambda b, d, n, large=False: ("compiled", "composed") if d == "float64" else None,
     )
     assert pa.auto_kernel("aria2", "torch", "float64") in ("compiled", "composed")
     assert pa.auto_kernel("aria2", "torch", "float32") == "fused"
-    monkeypatch.setattr(selection, "_ranking", lambda b, d, n: ("native", "composed"))
+    monkeypatch.setattr(selection, "_ranking", lambda b, d, n, large=False: ("native", "composed"))
     assert (
         pa.auto_kernel("gelu", "torch") == "composed"
     )  # a ranked kernel that breaks the contract is skipped
+
+
+def test_auto_reads_the_large_ranking_for_large_inputs(spy, monkeypatch):
+    """Inputs of at least LARGE_FROM elements use the rankings measured on large inputs."""
+    monkeypatch.setattr(
+        selection, "_ranking", lambda b, d, n, large=False: ("spy", "native") if large else ("native", "spy")
+    )
+    big = selection.LARGE_FROM
+    assert pa.auto_kernel("mish", "torch") == "native"
+    assert pa.auto_kernel("mish", "torch", size=big - 1) == "native"
+    assert pa.auto_kernel("mish", "torch", size=big) == "spy"
+    # the runner passes the input's size: only the large call runs the large ranking's kernel
+    f = pa.get_function("mish", "torch")
+    x = torch.linspace(-4, 4, big)
+    torch.testing.assert_close(f(x), torch.nn.functional.mish(x))
+    assert spy == [1]
+    torch.testing.assert_close(f(x[:8]), torch.nn.functional.mish(x[:8]))
+    assert spy == [1]
+    assert "spy [auto >= 4M]" in pa.describe("mish")
+
+
+def test_calibration_saves_large_tables_apart(tmp_path, monkeypatch):
+    """A table measured at LARGE_FROM elements or more fills the file's large
+    rankings; smaller inputs keep reading the main ones."""
+    from polyact import _calibration
+
+    path = tmp_path / "calibration.json"
+    monkeypatch.setenv("POLYACT_CALIBRATION", str(path))
+    small = {"version": 1, "size": 1 << 20, "rankings": {"torch": {"float32": {"silu": ["native", "fused"]}}}}
+    large = {"version": 1, "size": 1 << 24, "rankings": {"torch": {"float32": {"silu": ["fused", "native"]}}}}
+    _calibration.save(large, str(path))
+    _calibration.save(small, str(path))
+    table = json.loads(path.read_text())
+    assert table["size"] == 1 << 20 and table["large"]["sources"]["torch"]["size"] == 1 << 24
+    _calibration.reload()
+    try:
+        assert _calibration.ranking("torch", "float32", "silu") == ["native", "fused"]
+        assert _calibration.ranking("torch", "float32", "silu", large=True) == ["fused", "native"]
+        # an activation without large data falls back to the main ranking
+        _calibration.save({**small, "rankings": {"torch": {"float32": {"elu": ["fused"]}}}}, str(path))
+        assert _calibration.ranking("torch", "float32", "elu", large=True) == ["fused"]
+        assert _calibration.ranking("torch", "float32", "silu", large=True) == ["fused", "native"]
+        # a partial re-measure keeps the source of the rest and lists what it re-measured
+        source = json.loads(path.read_text())["sources"]["torch"]
+        assert source["size"] == 1 << 20 and source["updates"][-1]["activations"] == ["elu"]
+    finally:
+        monkeypatch.delenv("POLYACT_CALIBRATION")
+        _calibration.reload()
 
 
 def test_shipped_calibration_names_only_existing_kernels():

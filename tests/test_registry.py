@@ -265,6 +265,32 @@ def test_register_kernel_and_selection(scratch):
         pa.get_function("halve", "numpy", kernel="nope")
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_auto_picks_by_input_size(backend, scratch, monkeypatch):
+    """The runner hands auto the input's number of elements: from LARGE_FROM on,
+    the large inputs' ranking applies (here: a user kernel ranked first only there)."""
+    from polyact import selection
+
+    monkeypatch.delenv("POLYACT_KERNEL", raising=False)
+    pa.register_activation("halve", lambda x, ops: 0.5 * x)
+    scratch.append("halve")
+    calls = []
+
+    def big(x):
+        calls.append(1)
+        return x * 0.5
+
+    pa.register_kernel("halve", backend, "big", big)
+    monkeypatch.setattr(selection, "_ranking", lambda b, d, n, large=False: ("big",) if large else None)
+    be = pa.get_backend(backend)
+    assert be._numel(be.from_numpy(np.zeros((3, 5)), "float32")) == 15
+    f = pa.get_function("halve", backend)
+    large = be.from_numpy(np.ones((2, selection.LARGE_FROM // 2)), "float32")
+    small = be.from_numpy(np.ones((2, 4)), "float32")
+    assert float(be.to_numpy(f(small)).sum()) == 4.0 and not calls
+    assert float(be.to_numpy(f(large)).sum()) == selection.LARGE_FROM / 2 and calls == [1]
+
+
 # ----------------------------------------------------------------- apply
 def test_apply_infers_backend_from_type():
     y = pa.apply("relu", np.array([-1.0, 2.0]))

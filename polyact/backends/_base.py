@@ -385,13 +385,19 @@ class Backend:
         :class:`~polyact.selection.AutoKernel` chooses for input ``x`` of
         ``dtype`` with ``params`` (backends add the device and the framework's
         export/compile state)."""
-        live_param = self._live_param
+        live_param, numel = self._live_param, self._numel
 
         def pick(dt: str, x: Any, params: Mapping[str, Any]) -> Callable[..., Any]:
             live = any(live_param(v) for v in params.values()) if params else False
-            return auto.pick(dt, live=live).impl
+            return auto.pick(dt, live=live, size=numel(x)).impl
 
         return pick
+
+    def _numel(self, x: Any) -> Optional[int]:
+        """The number of elements of ``x`` (auto reads large inputs' rankings),
+        or None when it is not a plain number (a symbolic shape)."""
+        n = getattr(x, "size", None)
+        return n if type(n) is int else None
 
     def _live_param(self, value: Any) -> bool:
         """Whether a parameter value is being differentiated (then only kernels

@@ -496,6 +496,18 @@ class MegEngineBackend(_base.Backend):
         a = np.asarray(value)
         return float(a.reshape(-1)[0]) if a.size == 1 else None
 
+    def _numel(self, x: Any) -> Optional[int]:
+        # from the shape: MegEngine's ``Tensor.size`` costs about 4 us, the shape 0.6
+        shape = getattr(x, "shape", None)
+        if type(shape) is not tuple:  # a symbolic trace's shape is a tensor
+            return None
+        n = 1
+        for d in shape:
+            if type(d) is not int:
+                return None
+            n *= d
+        return n
+
     def _finite_eager(self, x: Any, small: bool) -> bool:
         """Whether every element of the eager tensor ``x`` is finite: read on the
         host when ``small``, else from a sum on the device."""

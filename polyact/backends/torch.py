@@ -597,9 +597,12 @@ class TorchBackend(_base.Backend):
             live = (
                 any(isinstance(v, Tensor) and v.requires_grad for v in params.values()) if params else False
             )
-            return auto.pick(dt, "cpu" if x.is_cpu else x.device.type, mode, live).impl
+            return auto.pick(dt, "cpu" if x.is_cpu else x.device.type, mode, live, x.numel()).impl
 
         return pick
+
+    def _numel(self, x: Any) -> Optional[int]:
+        return int(x.numel())
 
     def _limits(self, spec: ActivationSpec, params: Any) -> Any:
         # under torch.compile this is traced: the limits must already be cached
