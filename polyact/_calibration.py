@@ -8,6 +8,11 @@ The table is JSON::
      "sources": {backend: {"measured": ..., "size": ..., "framework": ...}},
      "large": {"rankings": {...}, "sources": {...}}}
 
+A backend's key is its name for CPU tensors and ``name:device`` for another
+device (``"torch:cuda"``: measured with ``polyact bench --calibrate --device
+cuda``); a device without rankings falls back to ``native -> fused -> fast ->
+composed``, never to another device's rankings.
+
 ``rankings`` were measured on a mid-sized input (1M elements); ``large`` (optional)
 holds rankings measured on at least :data:`~polyact.selection.LARGE_FROM`
 elements (16M), which inputs of that size use where the table has them. A table
@@ -30,7 +35,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from .selection import LARGE_FROM
 
-__all__ = ["LARGE_FROM", "SHIPPED", "VERSION", "load", "ranking", "reload", "save", "user_path"]
+__all__ = ["LARGE_FROM", "SHIPPED", "VERSION", "device_key", "load", "ranking", "reload", "save", "user_path"]
 
 VERSION = 1
 #: the table shipped with the package
@@ -107,11 +112,21 @@ def reload() -> Dict[str, Any]:
     return load()
 
 
-def ranking(backend: str, dtype: str, name: str, *, large: bool = False) -> Optional[List[str]]:
+def device_key(backend: str, device: Optional[str] = None) -> str:
+    """The table's key for ``backend`` on ``device``: the backend's name on the
+    CPU (or when the device is not known), ``"backend:device"`` on another."""
+    return backend if device in (None, "cpu") else f"{backend}:{device}"
+
+
+def ranking(
+    backend: str, dtype: str, name: str, *, large: bool = False, device: Optional[str] = None
+) -> Optional[List[str]]:
     """The measured kernel names of ``name`` on ``backend`` at ``dtype``, fastest
-    first (with ``large``: measured on a large input, where the table has that),
-    or None when the table has no data for them."""
+    first (with ``large``: measured on a large input, where the table has that;
+    ``device``: for tensors on that device, see :func:`device_key`), or None
+    when the table has no data for them."""
     table = load()
+    backend = device_key(backend, device)
     got = None
     if large:
         got = table.get("large", {}).get("rankings", {}).get(backend, {}).get(dtype, {}).get(name)
@@ -143,7 +158,8 @@ def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = 
     else:
         out = _empty()
         out["metric"] = table.get("metric")
-    if not large:  # the main section's description is this table's
+    on_cpu = all(":" not in b for b in table["rankings"])
+    if not large and on_cpu:  # the main section's description is this (CPU) table's
         out.update({k: v for k, v in table.items() if k not in ("path", "rankings", "sources", "frameworks")})
     section = out.setdefault("large", {}) if large else out
     _merge(section, table)

@@ -59,6 +59,10 @@ DEFAULT_REPEAT = 5
 DEFAULT_WARMUP = 2
 FRAMEWORK_BACKENDS = ("torch", "jax", "megengine")
 DEVICE = "cpu"
+#: the devices ``--device`` takes (``cuda``: torch and JAX on an NVIDIA GPU)
+DEVICES = ("cpu", "cuda")
+#: calls per timed sample on a GPU (see ``_TorchHarness``)
+GPU_INNER = 10
 
 
 # --------------------------------------------------------------------------- naive ops
@@ -163,17 +167,30 @@ class _Harness:
     """How to feed, time, differentiate and inspect one backend."""
 
     differentiable = True
+    #: calls per timed sample (the thunks run them back to back, then wait once)
+    inner = 1
 
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, device: str = DEVICE) -> None:
         self.b = registry.get_backend(backend)
         self.fw = self.b.fw
         self.name = self.b.name
+        self.device = device
+        self.check_device()
+
+    def check_device(self) -> None:
+        """Raise ValueError when this harness cannot put inputs on ``self.device``."""
+        if self.device != "cpu":
+            raise ValueError(f"--device {self.device}: polyact bench runs {self.name} on the CPU only")
 
     def make_input(self, size: int, dtype: str) -> Any:
         import numpy as np
 
         a = np.random.default_rng(0).standard_normal(size).astype(np.float32) * 3.0
-        return self.b.from_numpy(a, dtype)
+        return self.place(self.b.from_numpy(a, dtype))
+
+    def place(self, x: Any) -> Any:
+        """``x`` on ``self.device``."""
+        return x
 
     def nbytes(self, x: Any) -> int:
         return int(self.b.to_numpy(x).nbytes if not hasattr(x, "nbytes") else x.nbytes)
@@ -202,30 +219,52 @@ class _Harness:
 
 
 class _TorchHarness(_Harness):
-    def __init__(self, backend: str) -> None:
-        super().__init__(backend)
-        self.torch = self.fw
+    def __init__(self, backend: str, device: str = DEVICE) -> None:
+        self.torch = registry.get_backend(backend).fw
+        super().__init__(backend, device)
+        if device == "cuda":
+            # a GPU runs queued calls while Python issues the next: one sample is
+            # GPU_INNER calls and one wait (the throughput of a training loop; a
+            # lone call's latency would add the launch overhead to every figure)
+            self.inner = GPU_INNER
+
+    def check_device(self) -> None:
+        if self.device == "cuda" and not self.torch.cuda.is_available():
+            raise ValueError(
+                "--device cuda: torch sees no CUDA device here (torch.cuda.is_available() is False)"
+            )
+
+    def place(self, x: Any) -> Any:
+        return x.to(self.device)
+
+    def _sync(self) -> Callable[[], None]:
+        """Waits for the device's queued work (a no-op on the CPU, whose ops return when done)."""
+        return self.torch.cuda.synchronize if self.device == "cuda" else lambda: None
 
     def nbytes(self, x: Any) -> int:
         return int(x.numel() * x.element_size())
 
     def forward(self, f: Callable[[Any], Any], x: Any) -> Callable[[], Any]:
-        torch = self.torch
+        torch, sync, calls = self.torch, self._sync(), range(self.inner)
 
         def run() -> None:
             with torch.no_grad():
-                f(x)
+                for _ in calls:
+                    f(x)
+            sync()
 
         return run
 
     def forward_backward(self, f: Callable[[Any], Any], x: Any) -> Optional[Callable[[], Any]]:
-        torch = self.torch
+        torch, sync, calls = self.torch, self._sync(), range(self.inner)
         xg = x.detach().requires_grad_(True)
         ones = torch.ones_like(x)
 
         def run() -> None:
-            y = f(xg)
-            torch.autograd.grad(y, xg, grad_outputs=ones)
+            for _ in calls:
+                y = f(xg)
+                torch.autograd.grad(y, xg, grad_outputs=ones)
+            sync()
 
         return run
 
@@ -252,9 +291,22 @@ class _TorchHarness(_Harness):
 
 
 class _JaxHarness(_Harness):
-    def __init__(self, backend: str) -> None:
-        super().__init__(backend)
-        self.jax = self.fw
+    def __init__(self, backend: str, device: str = DEVICE) -> None:
+        self.jax = registry.get_backend(backend).fw
+        super().__init__(backend, device)
+
+    def _device(self) -> Any:
+        platform = "gpu" if self.device == "cuda" else "cpu"
+        try:
+            return self.jax.devices(platform)[0]
+        except RuntimeError:
+            raise ValueError(f"--device {self.device}: JAX has no {platform} device here") from None
+
+    def check_device(self) -> None:
+        self._device()
+
+    def place(self, x: Any) -> Any:
+        return self.jax.device_put(x, self._device())
 
     def nbytes(self, x: Any) -> int:
         return int(x.nbytes)
@@ -303,8 +355,8 @@ class _JaxHarness(_Harness):
 
 
 class _MegEngineHarness(_Harness):
-    def __init__(self, backend: str) -> None:
-        super().__init__(backend)
+    def __init__(self, backend: str, device: str = DEVICE) -> None:
+        super().__init__(backend, device)
         self.mge = self.fw
 
     def nbytes(self, x: Any) -> int:
@@ -348,9 +400,11 @@ class _NumpyHarness(_Harness):
 _HARNESSES = {"torch": _TorchHarness, "jax": _JaxHarness, "megengine": _MegEngineHarness}
 
 
-def _harness(backend: str) -> _Harness:
+def _harness(backend: str, device: str = DEVICE) -> _Harness:
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}. Received: {device!r}")
     b = registry.get_backend(backend)
-    return _HARNESSES.get(b.name, _NumpyHarness)(b.name)
+    return _HARNESSES.get(b.name, _NumpyHarness)(b.name, device)
 
 
 # --------------------------------------------------------------------------- results
@@ -415,11 +469,21 @@ class BenchResult:
             out.setdefault((r.backend, r.dtype, r.size), []).append(r)
         return list(out.items())
 
+    def where(self) -> str:
+        """``""``, or `` on cuda (GPU name)`` when measured on a GPU."""
+        device = self.meta.get("device") or DEVICE
+        if device == "cpu":
+            return ""
+        gpu = self.meta.get("gpu")
+        calls = max((self.meta.get("calls_per_sample") or {}).values(), default=1)
+        batch = f"; each sample {calls} calls in a row, then one wait" if calls > 1 else ""
+        return f" on {device}" + (f" ({gpu}{batch})" if gpu or batch else "")
+
     def render_text(self) -> str:
         lines = []
         for (backend, dtype, size), rows in self.groups():
             lines.append(
-                f"{backend} {dtype}, {size:,} elements (median of {self.meta['repeat']} runs after "
+                f"{backend} {dtype}, {size:,} elements{self.where()} (median of {self.meta['repeat']} runs after "
                 f"{self.meta['warmup']} warm-up; ratios below 1 are faster; * = auto)"
             )
             head = (
@@ -460,7 +524,7 @@ class BenchResult:
         ]
         for (backend, dtype, size), rows in self.groups():
             lines += [
-                f"## {backend}, {dtype}, {size:,} elements",
+                f"## {backend}, {dtype}, {size:,} elements{self.where()}",
                 "",
                 "| activation | kernel | fwd ms | fwd+bwd ms | saved | fwd / native | fwd+bwd / native "
                 "| fwd / naive | fwd+bwd / naive |",
@@ -591,11 +655,12 @@ def auto_kernel_name(
     dtype: str = "float32",
     params: Optional[Mapping] = None,
     size: Optional[int] = None,
+    device: str = DEVICE,
 ) -> str:
-    """The kernel ``kernel="auto"`` picks here for inputs of ``size`` elements."""
+    """The kernel ``kernel="auto"`` picks here for inputs of ``size`` elements on ``device``."""
     spec = registry.get_spec(name)
     bound = spec.bind(dict(params or {}))
-    return registry.auto_kernel(spec.name, backend, dtype, DEVICE, size=size, **bound)
+    return registry.auto_kernel(spec.name, backend, dtype, device, size=size, **bound)
 
 
 def runnable_kernels(name: str, backend: str, dtype: str, device: str = DEVICE) -> Dict[str, Any]:
@@ -635,9 +700,9 @@ def _candidates(
     size: int,
 ) -> Tuple[List[_Candidate], str]:
     name, backend = spec.name, h.name
-    table = runnable_kernels(name, backend, dtype)
+    table = runnable_kernels(name, backend, dtype, h.device)
     try:
-        auto = auto_kernel_name(name, backend, dtype, params, size)
+        auto = auto_kernel_name(name, backend, dtype, params, size, h.device)
     except Exception:  # auto may refuse (e.g. no eligible kernel): measured all the same
         auto = ""
     wanted = list(table)
@@ -679,6 +744,7 @@ class _Timing:
     """One candidate of a group being timed: its thunks, then its samples."""
 
     def __init__(self, h: _Harness, c: _Candidate, x: Any, what: Sequence[str]) -> None:
+        self.inner = h.inner
         built = c.build()
         if c.kernel == "@compile":
             fwd, fb, saved_fn = h.compiled(built, x)
@@ -702,9 +768,9 @@ class _Timing:
 
     def sample(self) -> None:
         if self.fwd is not None:
-            self.samples["forward"].append(_timed(self.fwd))
+            self.samples["forward"].append(_timed(self.fwd) / self.inner)
         if self.fb is not None:
-            self.samples["forward_backward"].append(_timed(self.fb))
+            self.samples["forward_backward"].append(_timed(self.fb) / self.inner)
 
     def result(self) -> Tuple[Optional[float], Optional[float], Optional[int]]:
         f, fb = self.samples["forward"], self.samples["forward_backward"]
@@ -794,13 +860,15 @@ def run(
     what: Sequence[str] = ("forward", "forward_backward", "saved"),
     progress: bool = False,
     stream: Optional[TextIO] = None,
+    device: str = DEVICE,
 ) -> BenchResult:
     """Measure ``names`` (default: every element-wise activation) on ``backends``
     (default: the installed frameworks) and return the rows, with ratios.
 
     ``kernels``: kernel names (``"auto"``: the one auto picks; default all);
     ``anchors``: True for all of :data:`ANCHORS`, or the ones to run; ``what``:
-    any of ``forward``, ``forward_backward``, ``saved``."""
+    any of ``forward``, ``forward_backward``, ``saved``; ``device``: ``"cpu"``
+    or ``"cuda"`` (torch and JAX; the timings then wait for the device)."""
     if repeat < 1 or warmup < 0 or size < 1:
         raise ValueError("repeat >= 1, warmup >= 0 and size >= 1 are required")
     sel, skipped = select_names(names)
@@ -813,7 +881,7 @@ def run(
         if key not in keys:
             keys.append(key)
     _ensure_x64(keys, dtypes)
-    harnesses = {b: _harness(b) for b in keys}
+    harnesses = {b: _harness(b, device) for b in keys}
     plan: List[Tuple[_Harness, Any, Dict[str, Any], str, List[_Candidate], str]] = []
     for b in keys:
         h = harnesses[b]
@@ -861,7 +929,9 @@ def run(
             rows.extend(group)
     finally:
         bar.close()
-    return BenchResult(rows, _meta(size, repeat, warmup, keys), skipped)
+    meta = _meta(size, repeat, warmup, keys, device)
+    meta["calls_per_sample"] = {b: h.inner for b, h in harnesses.items()}
+    return BenchResult(rows, meta, skipped)
 
 
 def _add_ratios(group: List[Row]) -> None:
@@ -911,7 +981,18 @@ def _load() -> Optional[List[float]]:
         return None
 
 
-def _meta(size: int, repeat: int, warmup: int, backends: Sequence[str]) -> Dict[str, Any]:
+def _gpu(device: str, backends: Sequence[str]) -> Optional[str]:
+    """The GPU's name when measuring on one."""
+    if device != "cuda":
+        return None
+    if "torch" in backends:
+        return str(registry.get_backend("torch").fw.cuda.get_device_name())
+    return None
+
+
+def _meta(
+    size: int, repeat: int, warmup: int, backends: Sequence[str], device: str = DEVICE
+) -> Dict[str, Any]:
     from . import __version__
 
     return {
@@ -921,7 +1002,8 @@ def _meta(size: int, repeat: int, warmup: int, backends: Sequence[str]) -> Dict[
         "machine": machine(),
         "python": f"Python {platform.python_version()}",
         "frameworks": _framework_versions(backends),
-        "device": DEVICE,
+        "device": device,
+        "gpu": _gpu(device, backends),
         "size": size,
         "repeat": repeat,
         "warmup": warmup,
@@ -958,12 +1040,17 @@ def calibrate(
     progress: bool = False,
     stream: Optional[TextIO] = None,
     kernels: Optional[Sequence[str]] = None,
+    device: str = DEVICE,
 ) -> Dict[str, Any]:
     """Measure the kernels auto may pick (``kernels``: only these) and return the
     calibration table: per (backend, dtype, activation) the kernel names,
     fastest forward+backward first. A kernel left out is never ranked, so auto
     picks it only by name (the shipped table leaves out torch's ``compiled``:
-    its first call compiles for seconds)."""
+    its first call compiles for seconds). On ``device="cuda"`` the rankings are
+    filed under ``"torch:cuda"`` (``"jax:cuda"``): tensors on the GPU use them,
+    CPU tensors the backend's own."""
+    from ._calibration import device_key
+
     res = run(
         names,
         backends,
@@ -976,13 +1063,14 @@ def calibrate(
         what=("forward", "forward_backward"),
         progress=progress,
         stream=stream,
+        device=device,
     )
     rankings: Dict[str, Dict[str, Dict[str, List[str]]]] = {}
     groups: Dict[Tuple[str, str, str], List[Row]] = {}
     for r in res.rows:
         groups.setdefault((r.backend, r.dtype, r.activation), []).append(r)
     for (b, dt, act), rows in groups.items():
-        ok = [r for r in rows if r.eligible and not r.error and r.kind != "triton"]
+        ok = [r for r in rows if r.eligible and not r.error]
         timed = [r for r in ok if r.forward_backward_s is not None]
         if not timed:
             continue
@@ -994,14 +1082,15 @@ def calibrate(
             # shared machine's noise; inference runs the forward alone)
             ahead = [r for r in timed if r is not native and _beats(r, native)]
             timed = [*ahead, native, *(r for r in timed if r is not native and r not in ahead)]
-        rankings.setdefault(b, {}).setdefault(dt, {})[act] = [r.kernel for r in timed]
+        rankings.setdefault(device_key(b, device), {}).setdefault(dt, {})[act] = [r.kernel for r in timed]
+    frameworks = {device_key(b, device): v for b, v in res.meta["frameworks"].items()}
     return {
         "version": 1,
         "measured": res.meta["measured"],
-        "machine": res.meta["machine"],
+        "machine": res.meta["machine"] + (f", {res.meta['gpu']}" if res.meta.get("gpu") else ""),
         "size": size,
         "metric": "fwd+bwd median",
-        "frameworks": res.meta["frameworks"],
+        "frameworks": frameworks,
         "rankings": rankings,
     }
 
@@ -1175,6 +1264,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="D",
         help="float32 (default), float64, float16, bfloat16 (repeatable)",
     )
+    p.add_argument(
+        "--device",
+        choices=list(DEVICES),
+        default=DEVICE,
+        help="where the inputs live: cpu (default) or cuda (torch and JAX on an NVIDIA GPU; adds triton kernels)",
+    )
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the results as a Markdown report")
     p.add_argument("--calibrate", action="store_true", help="write the calibration table kernel='auto' reads")
@@ -1209,6 +1304,8 @@ def bench_main(
             raise ValueError("--output goes with --calibrate (use --json/--markdown for results)")
         if args.calibrate and args.overhead:
             raise ValueError("--calibrate and --overhead are separate runs")
+        if args.overhead and args.device != DEVICE:
+            raise ValueError("--overhead measures the Python layer on the CPU (leave out --device)")
         backends = None
         if args.backend:
             backends = []
@@ -1244,6 +1341,7 @@ def bench_main(
                 progress=progress,
                 stream=err,
                 kernels=args.kernel or None,
+                device=args.device,
             )
             path = _calibration.save(table, args.output)
             n = sum(len(a) for d in table["rankings"].values() for a in d.values())
@@ -1261,6 +1359,7 @@ def bench_main(
             repeat=args.repeat,
             progress=progress,
             stream=err,
+            device=args.device,
         )
     except (PolyactError, ValueError) as exc:
         print(f"polyact bench: {exc}", file=err)

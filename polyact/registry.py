@@ -681,7 +681,7 @@ def describe(name: str) -> str:
         lines.append(f"  note:       {n}")
     lines.append(
         "  kernels (at the default parameters; [auto] = what kernel='auto' picks for float32,"
-        " [auto >= 4M] for inputs of at least 4M elements where that differs):"
+        " [auto >= 4M] for inputs of at least 4M elements, [auto on cuda] for CUDA tensors, where that differs):"
     )
     import sys
 
@@ -698,12 +698,14 @@ def describe(name: str) -> str:
             continue
         try:
             table = kernels(spec.name, bname)
-            auto = big = None
+            auto = big = gpu = None
             if spec.kind != "structural":
                 auto = auto_kernel(spec.name, bname)
                 from .selection import LARGE_FROM
 
                 big = auto_kernel(spec.name, bname, size=LARGE_FROM)
+                if bname == "torch":  # (the calibration table ranks a GPU's kernels apart)
+                    gpu = auto_kernel(spec.name, bname, "float32", "cuda")
         except ActivationError as exc:  # e.g. a framework that fails to import
             lines.append(f"    {bname:10s} unavailable: {exc}")
             continue
@@ -712,6 +714,8 @@ def describe(name: str) -> str:
             text = kname + (" [auto]" if kname == auto else "")
             if kname == big != auto:
                 text += " [auto >= 4M]"
+            if kname == gpu != auto:
+                text += " [auto on cuda]"
             if not k.eligible_for(spec.defaults):
                 text += f" (not auto: {k.note})" if k.note else " (not auto)"
             elif k.devices:

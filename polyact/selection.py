@@ -10,7 +10,8 @@ each call, per (dtype, device), and remembers the choice:
    kernel registered with ``auto=True``, else the first of the calibration
    table's ranking (measured by ``polyact bench --calibrate``; see
    :mod:`polyact._calibration`), else the first of ``native -> fused -> fast ->
-   composed``. The table has rankings measured on 1M elements and, for inputs
+   composed``. The table has rankings per device (CPU; a GPU's where measured
+   there) measured on 1M elements and, for inputs
    of at least :data:`LARGE_FROM` elements, rankings measured on 16M where it
    has them: which kernel is fastest changes with the size (a large input
    streams from memory, where a small one stays in cache).
@@ -264,7 +265,7 @@ class AutoKernel:
         by_name = {k.name: k for k in cands}
         if self.preferred in by_name:
             return by_name[self.preferred]  # type: ignore[index]
-        for name in _ranking(self.backend, dtype, self.spec.name, large) or ():
+        for name in _ranking(self.backend, dtype, self.spec.name, large, device) or ():
             if name in by_name:
                 return by_name[name]
         for name in AUTO_ORDER:
@@ -273,14 +274,17 @@ class AutoKernel:
         return cands[0]
 
 
-def _ranking(backend: str, dtype: str, name: str, large: bool = False) -> Optional[Tuple[str, ...]]:
+def _ranking(
+    backend: str, dtype: str, name: str, large: bool = False, device: Optional[str] = None
+) -> Optional[Tuple[str, ...]]:
     """The calibration table's ranking (fastest first; for large inputs where
-    the table has one), or None without data."""
+    the table has one; for ``device``'s tensors: a GPU has its own), or None
+    without data."""
     try:
         from . import _calibration
     except ImportError:  # pragma: no cover - the module ships with polyact
         return None
-    r = _calibration.ranking(backend, dtype, name, large=large)
+    r = _calibration.ranking(backend, dtype, name, large=large, device=device)
     return tuple(r) if r else None
 
 

@@ -39,7 +39,7 @@ def test_run_tiny(backend, tmp_path):
     data = json.loads(path.read_text())
     for key in ("version", "measured", "machine", "frameworks", "size", "repeat", "results"):
         assert key in data
-    assert data["size"] == SIZE and data["repeat"] == 5
+    assert data["size"] == SIZE and data["repeat"] == 5 and data["device"] == "cpu" and data["gpu"] is None
     rows = data["results"]
     for name in NAMES:
         mine = [r for r in rows if r["activation"] == name]
@@ -87,6 +87,56 @@ def test_cli_dispatch_and_usage_errors(capsys):
     if "megengine" not in pa.available_backends():
         assert cli.main(["bench", "relu", "--backend", "megengine", "--quiet"]) == 2
         assert "megengine" in capsys.readouterr().err
+
+
+def _sees_a_gpu(backend: str) -> bool:
+    fw = pa.get_backend(backend).fw
+    if backend == "torch":
+        return bool(fw.cuda.is_available())
+    if backend == "jax":
+        return any(d.platform == "gpu" for d in fw.devices())
+    return False
+
+
+@pytest.mark.parametrize("backend", FRAMEWORKS)
+def test_device_option(backend, capsys):
+    """``--device cuda`` measures on the GPU where the framework has one (torch
+    adds its triton kernels there); without one, or on a backend bench runs on
+    the CPU only, it is a usage error that says why."""
+    argv = [
+        "bench",
+        "relu",
+        "--backend",
+        backend,
+        "--size",
+        "1K",
+        "--repeat",
+        "5",
+        "--quiet",
+        "--device",
+        "cuda",
+    ]
+    from polyact import cli
+
+    if not _sees_a_gpu(backend):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "--device cuda" in err and backend in err.lower(), err
+        with pytest.raises(ValueError, match="--device cuda"):
+            bench.run(["relu"], [backend], size=SIZE, repeat=1, warmup=0, device="cuda")
+    else:
+        res = bench.run(
+            ["relu"], [backend], size=SIZE, repeat=5, warmup=1, device="cuda", anchors=("@native",)
+        )
+        assert res.meta["device"] == "cuda"
+        assert all(r.error is None and _positive(r.forward_s) for r in res.rows), res.rows
+        if backend == "torch":
+            assert res.meta["gpu"] and "triton" in {r.kernel for r in res.rows}
+        assert " on cuda" in res.render_text()
+    with pytest.raises(ValueError, match="device must be one of cpu, cuda"):
+        bench.run(["relu"], [backend], size=SIZE, repeat=1, warmup=0, device="tpu")
+    assert cli.main(["bench", "relu", "--overhead", "--device", "cuda"]) == 2
+    assert "--overhead" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("backend", FRAMEWORKS)

@@ -29,7 +29,7 @@ ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 
 @pytest.fixture
 def no_calibration(monkeypatch):
-    monkeypatch.setattr(selection, "_ranking", lambda backend, dtype, name, large=False: None)
+    monkeypatch.setattr(selection, "_ranking", lambda backend, dtype, name, large=False, device=None: None)
     monkeypatch.delenv("POLYACT_KERNEL", raising=False)
 
 
@@ -78,11 +78,13 @@ def test_auto_follows_the_calibration_ranking(monkeypatch):
     monkeypatch.setattr(
         selection,
         "_ranking",
-        lambda b, d, n, large=False: ("compiled", "composed") if d == "float64" else None,
+        lambda b, d, n, large=False, device=None: ("compiled", "composed") if d == "float64" else None,
     )
     assert pa.auto_kernel("aria2", "torch", "float64") in ("compiled", "composed")
     assert pa.auto_kernel("aria2", "torch", "float32") == "fused"
-    monkeypatch.setattr(selection, "_ranking", lambda b, d, n, large=False: ("native", "composed"))
+    monkeypatch.setattr(
+        selection, "_ranking", lambda b, d, n, large=False, device=None: ("native", "composed")
+    )
     assert (
         pa.auto_kernel("gelu", "torch") == "composed"
     )  # a ranked kernel that breaks the contract is skipped
@@ -91,7 +93,9 @@ def test_auto_follows_the_calibration_ranking(monkeypatch):
 def test_auto_reads_the_large_ranking_for_large_inputs(spy, monkeypatch):
     """Inputs of at least LARGE_FROM elements use the rankings measured on large inputs."""
     monkeypatch.setattr(
-        selection, "_ranking", lambda b, d, n, large=False: ("spy", "native") if large else ("native", "spy")
+        selection,
+        "_ranking",
+        lambda b, d, n, large=False, device=None: ("spy", "native") if large else ("native", "spy"),
     )
     big = selection.LARGE_FROM
     assert pa.auto_kernel("mish", "torch") == "native"
@@ -140,12 +144,62 @@ def test_shipped_calibration_names_only_existing_kernels():
     from polyact import _calibration
 
     table = _calibration.load()
-    for backend, per_dtype in table.get("rankings", {}).items():
-        if backend not in BACKENDS:
-            continue
-        for name_kernels in per_dtype.values():
-            for name, ranked in name_kernels.items():
-                assert set(ranked) <= set(pa.kernels(name, backend)), (backend, name, ranked)
+    keys = set()
+    for section in (table, table.get("large", {})):
+        for key, per_dtype in section.get("rankings", {}).items():
+            keys.add(key)
+            backend = key.split(":")[0]  # "torch:cuda": torch's kernels measured on a GPU
+            if backend not in BACKENDS:
+                continue
+            for name_kernels in per_dtype.values():
+                for name, ranked in name_kernels.items():
+                    assert set(ranked) <= set(pa.kernels(name, backend)), (key, name, ranked)
+    assert {"torch", "torch:cuda"} <= keys
+
+
+def test_calibration_ranks_each_device_apart(tmp_path, monkeypatch):
+    """A GPU's rankings live under "backend:device": CUDA tensors read them, CPU
+    tensors never do, and a device without rankings falls back to the fixed
+    order (not to the CPU's measurements). Saving them leaves the table's
+    description (a CPU machine's) alone."""
+    from polyact import _calibration
+
+    path = tmp_path / "calibration.json"
+    monkeypatch.setenv("POLYACT_CALIBRATION", str(path))
+    monkeypatch.delenv("POLYACT_KERNEL", raising=False)
+    cpu = {
+        "version": 1,
+        "size": 1 << 20,
+        "machine": "cpu box",
+        "rankings": {"torch": {"float32": {"mish": ["fused"]}}},
+    }
+    gpu = {
+        "version": 1,
+        "size": 1 << 20,
+        "machine": "gpu box",
+        "rankings": {"torch:cuda": {"float32": {"mish": ["composed"]}}},
+    }
+    _calibration.save(cpu, str(path))
+    _calibration.save(gpu, str(path))
+    table = json.loads(path.read_text())
+    assert table["machine"] == "cpu box" and table["sources"]["torch:cuda"]["machine"] == "gpu box"
+    _calibration.reload()
+    try:
+        assert (
+            _calibration.device_key("torch", "cuda") == "torch:cuda" == _calibration.device_key("torch:cuda")
+        )
+        assert _calibration.device_key("torch", "cpu") == "torch" == _calibration.device_key("torch", None)
+        assert _calibration.ranking("torch", "float32", "mish") == ["fused"]
+        assert _calibration.ranking("torch", "float32", "mish", device="cuda") == ["composed"]
+        assert _calibration.ranking("torch", "float32", "mish", device="cuda", large=True) == ["composed"]
+        assert _calibration.ranking("torch", "float32", "silu", device="cuda") is None
+        assert pa.auto_kernel("mish", "torch", "float32", "cpu") == "fused"
+        assert pa.auto_kernel("mish", "torch", "float32", "cuda") == "composed"
+        assert pa.auto_kernel("silu", "torch", "float32", "cuda") == "native"  # no data: the fixed order
+        assert "composed [auto on cuda]" in pa.describe("mish")
+    finally:
+        monkeypatch.delenv("POLYACT_CALIBRATION")
+        _calibration.reload()
 
 
 def test_auto_resolves_per_dtype_and_remembers(no_calibration):

@@ -5,6 +5,9 @@ parameters, on the float64 and float32 grids, against the mpmath reference
 with the contract of NUMERICS.md, through the torch backend's runner as
 ``get_function(..., kernel="triton")`` runs it. Triton reads the variable when
 a kernel is built, so the fixture below sets it for this module only.
+
+On a machine with an NVIDIA GPU, ``POLYACT_TRITON_DEVICE=cuda`` runs the same
+tests compiled for the GPU (no interpreter) on CUDA tensors.
 """
 
 from __future__ import annotations
@@ -29,10 +32,18 @@ pytest.importorskip("triton")
 from polyact.backends import _triton
 
 DTYPES = ("float64", "float32")
+#: where the tensors live: "cpu" (Triton's interpreter) or "cuda" (a GPU)
+DEVICE = os.environ.get("POLYACT_TRITON_DEVICE", "cpu")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _interpreter():
+    if DEVICE != "cpu":
+        import torch
+
+        assert torch.cuda.is_available(), f"POLYACT_TRITON_DEVICE={DEVICE} needs a GPU torch can see"
+        yield
+        return
     old = os.environ.get("TRITON_INTERPRET")
     os.environ["TRITON_INTERPRET"] = "1"
     yield
@@ -87,7 +98,7 @@ def test_matches_reference(name, params, dtype):
         fin = np.isfinite(x)
         if not fin.any():
             continue
-        y, g = b.value_and_grad(f, b.from_numpy(x, dtype))
+        y, g = b.value_and_grad(f, b.from_numpy(x, dtype).to(DEVICE))
         assert b.dtype_name(y) == dtype and b.dtype_name(g) == dtype
         xf = x[fin]
         refs = {
@@ -145,7 +156,7 @@ def test_per_channel_parameters():
     for name, values in (("prelu", {"weight": [0.1, 0.25, -0.5]}), ("snake", {"a": [0.5, 1.0, 2.0]})):
         spec = polyact.get_spec(name)
         params = spec.bind(values)
-        x = torch.linspace(-6.0, 6.0, 2 * 3 * 4 * 5, dtype=torch.float64).reshape(2, 3, 4, 5)
+        x = torch.linspace(-6.0, 6.0, 2 * 3 * 4 * 5, dtype=torch.float64, device=DEVICE).reshape(2, 3, 4, 5)
         for axis, xin in ((1, x), (-1, x.permute(0, 2, 3, 1))):
             opts = {"channel_axis": axis}
             got = b.make_function(spec, _triton.triton_kernel(spec), params, opts)
@@ -163,13 +174,13 @@ def test_training_mode_noise():
     for name in ("rrelu", "probact"):
         spec = polyact.get_spec(name)
         params = spec.bind({"sigma": 0.5} if name == "probact" else {})
-        x = torch.linspace(-3.0, 3.0, 41, dtype=torch.float64)
+        x = torch.linspace(-3.0, 3.0, 41, dtype=torch.float64, device=DEVICE)
         got = b.make_function(spec, _triton.triton_kernel(spec), params, {})
         want = b.make_function(spec, _reference_kernel(b, spec), params, {})
         for training in (False, True):
             outs = []
             for f in (got, want):
-                gen = torch.Generator().manual_seed(7)
+                gen = torch.Generator(device=DEVICE).manual_seed(7)
                 outs.append(b.value_and_grad(lambda v, f=f, gen=gen: f(v, training=training, rng=gen), x))
             (y, g), (y0, g0) = outs
             assert _same(y, y0) and _same(g, g0), (name, training)
@@ -192,9 +203,9 @@ def test_parameters_one_kernel_per_spec_and_tensor_parameters():
 
     spec = polyact.get_spec("elu")
     k = _triton.triton_kernel(spec)
-    x = torch.linspace(-4.0, 4.0, 33, dtype=torch.float64)
+    x = torch.linspace(-4.0, 4.0, 33, dtype=torch.float64, device=DEVICE)
     ops = polyact.get_backend("torch").ops
-    for alpha in (0.5, 2.0, torch.tensor(1.5, dtype=torch.float64)):
+    for alpha in (0.5, 2.0, torch.tensor(1.5, dtype=torch.float64, device=DEVICE)):
         y = k.impl(x, alpha=alpha)
         want = spec.fn(x, ops, alpha=alpha)
         assert torch.allclose(y, want, rtol=1e-15, atol=0.0)
@@ -208,13 +219,13 @@ def test_parameters_one_kernel_per_spec_and_tensor_parameters():
 
 def test_backward_is_g_times_grad_from_the_saved_input():
     """Backward computes g * grad(x) from the input alone: every tensor saved
-    for it is the input itself (or the parameter tensor, not input-sized)."""
+    for it is the input itself (or the parameter and limit tensors, not input-sized)."""
     import torch
 
     spec = polyact.get_spec("elu")
     k = _triton.triton_kernel(spec)
-    x = torch.linspace(-3.0, 3.0, 25, dtype=torch.float64, requires_grad=True)
-    g = torch.linspace(0.5, 2.0, 25, dtype=torch.float64)
+    x = torch.linspace(-3.0, 3.0, 25, dtype=torch.float64, device=DEVICE, requires_grad=True)
+    g = torch.linspace(0.5, 2.0, 25, dtype=torch.float64, device=DEVICE)
     saved = []
 
     def pack(t):
@@ -223,11 +234,12 @@ def test_backward_is_g_times_grad_from_the_saved_input():
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         y = k.impl(x, alpha=1.5)
-    assert saved and all(t.data_ptr() == x.data_ptr() or t.numel() == 1 for t in saved)
+    # (besides the input: the parameter tensor and the 4 special-value limits)
+    assert saved and all(t.data_ptr() == x.data_ptr() or t.numel() <= 4 for t in saved)
     (y * g).sum().backward()
     want = g * spec.grad(x.detach(), polyact.get_backend("torch").ops, alpha=1.5)
     assert torch.allclose(x.grad, want, rtol=1e-15, atol=0.0)
-    assert k.impl(torch.empty(0, dtype=torch.float32)).shape == (0,)
+    assert k.impl(torch.empty(0, dtype=torch.float32, device=DEVICE)).shape == (0,)
 
 
 def test_source_is_generated_from_the_formula():
@@ -254,3 +266,51 @@ def test_import_does_not_import_triton():
     )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def _special_cases():
+    out = []
+    for name in _elementwise():
+        spec = polyact.get_spec(name)
+        if _triton._expressible(spec) is None:
+            for params in check.param_sets(spec):
+                out.append(pytest.param(name, params, id=f"{name}{check.param_id(params)}"))
+    return out
+
+
+@pytest.mark.parametrize(("name", "params"), _special_cases())
+def test_special_values_inside_the_kernel(name, params):
+    """The kernel applies the special-value guard itself (the runner adds none):
+    the limits at -inf and +inf and NaN at NaN, values and derivatives bit for
+    bit what the runner's guard gives the other kernels, in every lane."""
+    import torch
+
+    spec = polyact.get_spec(name)
+    f = _function(spec, params)
+    assert getattr(_triton.triton_kernel(spec).impl, "guards_specials", False)
+    tb = polyact.get_backend("torch")
+    for dtype in (torch.float64, torch.float32):
+        got = tb._probe_specials(spec, lambda x, **_: f(x), spec.bind(dict(params)), dtype, DEVICE)
+        assert got == (True, True), (dtype, got)
+
+
+def test_runner_adds_no_guard_and_no_autograd_record_without_grad(monkeypatch):
+    """The runner leaves the special values to the kernel (its own guard, an
+    extra pass over memory, never runs), and a call that needs no gradient
+    makes no autograd record."""
+    import torch
+
+    b = polyact.get_backend("torch")
+
+    def no_guard(*a, **k):
+        raise AssertionError("the runner's guard ran")
+
+    monkeypatch.setattr(b, "_guarded", no_guard)
+    f = polyact.get_function("silu", "torch", kernel="triton")
+    x = torch.tensor([-float("inf"), -1.0, 0.0, 2.0, float("inf"), float("nan")], device=DEVICE)
+    y = f(x)
+    assert y.grad_fn is None
+    assert y[0].item() == 0.0 and y[4].item() == float("inf") and torch.isnan(y[5])
+    xg = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(xg).sum(), xg)
+    assert g[0].item() == 0.0 and g[4].item() == 1.0 and torch.isnan(g[5])

@@ -74,7 +74,9 @@ class _Trace:
     declaration, and the text of ``abs``, logical not, division, square root
     and power."""
 
-    NAN, INF, NINF = "_NAN", "_INF", "_NINF"
+    # (NaN as inf - inf, folded at compile time: a NaN global would fail the check that
+    # a jitted kernel's globals are unchanged at launch, since NaN != NaN)
+    NAN, INF, NINF = "(_INF - _INF)", "_INF", "_NINF"
 
     def __init__(self) -> None:
         self.lines: List[str] = []
@@ -234,13 +236,26 @@ class TritonOps(Ops):
 
 
 # --------------------------------------------------------------------------- tracing
+# The special-value guard is part of the kernel (no extra pass over memory): the
+# formula runs on x with +-inf and NaN replaced by 0, and those positions get
+# the limits from LIM (f(-inf), f'(-inf), f(+inf), f'(+inf); FULL) or, where
+# the limits are unknown, NaN at NaN and the formula's own values at +-inf.
 _TEMPLATE = """
-def {name}(X, NZ, {io}P, N, INNER, C, BLOCK: tl.constexpr):
+def {name}(X, NZ, {io}P, LIM, N, INNER, C, FULL: tl.constexpr, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     msk = offs < N
-    x = tl.load(X + offs, mask=msk, other=0.0)
+    x_in = tl.load(X + offs, mask=msk, other=0.0)
+    if FULL:
+        special = ~(tl.abs(x_in) < _INF)
+    else:
+        special = x_in != x_in
+    x = tl.where(special, 0.0, x_in)
 {body}
-    tl.store({dst} + offs, {out}, mask=msk)
+    if FULL:
+        lim = tl.where(x_in < 0, tl.load(LIM + {lo}), tl.where(x_in > 0, tl.load(LIM + {hi}), x_in))
+    else:
+        lim = x_in
+    tl.store({dst} + offs, tl.where(special, {at_special}, {out}), mask=msk)
 """
 
 
@@ -283,10 +298,12 @@ def kernel_source(
     fwd = _trace(spec.fast or spec.fn, names, values, variant)
     bwd = _trace(spec.grad, names, values, variant)  # type: ignore[arg-type]
     body = "\n".join("    " + line for line in fwd)
-    src = _TEMPLATE.format(name="fwd", io="Y, ", body=body, dst="Y", out="out")
+    src = _TEMPLATE.format(name="fwd", io="Y, ", body=body, dst="Y", out="out", lo=0, hi=2, at_special="lim")
     body = "\n".join("    " + line for line in bwd)
     body += "\n    g = tl.load(G + offs, mask=msk, other=0.0)"
-    src += _TEMPLATE.format(name="bwd", io="G, DX, ", body=body, dst="DX", out="g * out")
+    src += _TEMPLATE.format(
+        name="bwd", io="G, DX, ", body=body, dst="DX", out="g * out", lo=1, hi=3, at_special="g * lim"
+    )
     return src
 
 
@@ -364,7 +381,6 @@ def _compile(
     scope = {
         "tl": tl,
         "_L": lib,
-        "_NAN": tl.constexpr(math.nan),
         "_INF": tl.constexpr(math.inf),
         "_NINF": tl.constexpr(-math.inf),
     }
@@ -409,6 +425,7 @@ def _float(v: Any) -> float:
 
 
 _PARAM_CACHE: Dict[Any, Any] = {}
+_LIMIT_CACHE: Dict[Any, Any] = {}
 
 
 def _layout(spec: ActivationSpec, p: Mapping[str, Any], x: Any) -> Tuple[int, int]:
@@ -425,62 +442,91 @@ def _param_tensor(torch: Any, spec: ActivationSpec, p: Mapping[str, Any], x: Any
         return x
     vals = [p[k] for k in spec.params]
     if not any(isinstance(v, torch.Tensor) for v in vals):
-        key = (tuple(float(v) for v in vals), x.dtype, x.device)
+        floats = tuple(float(v) for v in vals)
+        # (the signs of zeros in the key: -0.0 == 0.0, and a formula may tell them apart)
+        key = (floats, tuple(math.copysign(1.0, v) for v in floats), x.dtype, x.device)
         t = _PARAM_CACHE.get(key)
         if t is None:
             if len(_PARAM_CACHE) > 256:
                 _PARAM_CACHE.clear()
-            t = _PARAM_CACHE[key] = torch.tensor(key[0], dtype=x.dtype, device=x.device)
+            t = _PARAM_CACHE[key] = torch.tensor(floats, dtype=x.dtype, device=x.device)
         return t
     rows = [torch.as_tensor(v, dtype=x.dtype, device=x.device).detach().reshape(-1).expand(c) for v in vals]
     return torch.stack(rows).contiguous()
 
 
 _FUNCTION: Any = None
+_FORWARD: Any = None
 
 
 def _function(torch: Any) -> Any:
     """The autograd function: forward kernel; backward kernel from the saved
     input (and the noise of a training-mode call, and the parameters)."""
-    global _FUNCTION
+    global _FUNCTION, _FORWARD
     if _FUNCTION is not None:
         return _FUNCTION
     import contextlib
 
     import numpy as np
 
-    def device(x: Any) -> Any:
-        """Launch on ``x``'s GPU (Triton launches on the current device)."""
-        return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
+    # Triton launches on the current device: with several GPUs, switch to x's
+    # (with one, x is on it: the context manager's cost is saved on every call)
+    several = torch.cuda.is_available() and torch.cuda.device_count() > 1
+    same = contextlib.nullcontext()
 
-    def launch(kernels: Any, i: int, n: int, *args: Any) -> None:
-        if n:
-            # the interpreter computes with NumPy: overflow to inf is IEEE, not an error
-            with np.errstate(all="ignore"):
-                kernels[i][((n + BLOCK - 1) // BLOCK,)](*args, BLOCK=BLOCK, **kernels[2])
+    def device(x: Any) -> Any:
+        return torch.cuda.device(x.device) if several and x.is_cuda else same
+
+    def launch(kernels: Any, i: int, n: int, lim: Any, *args: Any) -> None:
+        if not n:
+            return
+        grid = ((n + BLOCK - 1) // BLOCK,)
+        if kernels[2]:  # compiled
+            kernels[i][grid](*args, FULL=lim is not None, BLOCK=BLOCK, **kernels[2])
+            return
+        # the interpreter computes with NumPy: overflow to inf is IEEE, not an error
+        with np.errstate(all="ignore"):
+            kernels[i][grid](*args, FULL=lim is not None, BLOCK=BLOCK)
+
+    def forward_only(x: Any, noise: Any, params: Any, kernels: Any, layout: Any, lim: Any) -> Any:
+        """The forward kernel alone (no autograd record: nothing needs a gradient)."""
+        y = torch.empty_like(x)
+        nz = x if noise is None else noise
+        with device(x):
+            launch(
+                kernels, 0, x.numel(), lim, x, nz, y, params, x if lim is None else lim, x.numel(), *layout
+            )
+        return y
+
+    _FORWARD = forward_only
 
     class TritonActivation(torch.autograd.Function):
         @staticmethod
-        def forward(ctx: Any, x: Any, noise: Any, params: Any, kernels: Any, layout: Any) -> Any:
+        def forward(ctx: Any, x: Any, noise: Any, params: Any, kernels: Any, layout: Any, lim: Any) -> Any:
             y = torch.empty_like(x)
             nz = x if noise is None else noise
+            lim_t = x if lim is None else lim
             with device(x):
-                launch(kernels, 0, x.numel(), x, nz, y, params, x.numel(), *layout)
-            ctx.save_for_backward(x, nz, params)
-            ctx.kernels, ctx.layout = kernels, layout
+                launch(kernels, 0, x.numel(), lim, x, nz, y, params, lim_t, x.numel(), *layout)
+            ctx.save_for_backward(x, nz, params, lim_t)
+            ctx.kernels, ctx.layout, ctx.full = kernels, layout, lim is not None
             return y
 
         @staticmethod
         def backward(ctx: Any, g: Any) -> Any:
-            x, nz, params = ctx.saved_tensors
+            x, nz, params, lim_t = ctx.saved_tensors
             g = g.to(x.dtype).contiguous()
             dx = torch.empty_like(x)
             with device(x):
-                launch(ctx.kernels, 1, x.numel(), x, nz, g, dx, params, x.numel(), *ctx.layout)
-            return dx, None, None, None, None
+                lim = lim_t if ctx.full else None
+                launch(ctx.kernels, 1, x.numel(), lim, x, nz, g, dx, params, lim_t, x.numel(), *ctx.layout)
+            return dx, None, None, None, None, None
 
     _FUNCTION = TritonActivation
     return _FUNCTION
+
+
+_VARIANTS = {(c, n): Variant(channel=c, noise=n) for c in (False, True) for n in (False, True)}
 
 
 def _run(spec: ActivationSpec, x: Any, p: Mapping[str, Any]) -> Any:
@@ -499,11 +545,47 @@ def _run(spec: ActivationSpec, x: Any, p: Mapping[str, Any]) -> Any:
     if noise is not None:
         noise = noise.detach().to(xc.dtype).expand(xc.shape).contiguous()
     layout = _layout(spec, p, xc)
-    variant = Variant(channel=layout[1] > 1, noise=noise is not None)
+    variant = _VARIANTS[layout[1] > 1, noise is not None]
     fwd, bwd, symbolic = _kernels(spec, p, variant, interp)
     params = _param_tensor(torch, spec, p if symbolic else {}, xc, layout[1])
-    y = _function(torch).apply(xc, noise, params, (fwd, bwd, {} if interp else COMPILE_OPTIONS), layout)
+    lim = _limit_tensor(torch, spec, p, xc)
+    kernels = (fwd, bwd, {} if interp else COMPILE_OPTIONS)
+    function = _function(torch)
+    if xc.requires_grad and torch.is_grad_enabled():
+        y = function.apply(xc, noise, params, kernels, layout, lim)
+    else:
+        y = _FORWARD(xc, noise, params, kernels, layout, lim)
     return y.to(x.dtype) if half else y
+
+
+def _limit_tensor(torch: Any, spec: ActivationSpec, p: Mapping[str, Any], x: Any) -> Any:
+    """The special-value limits for ``p`` (see :mod:`polyact._limits`) as a
+    4-element tensor of ``x``'s dtype on its device, or None where they are
+    unknown (per-channel values): the kernel's special-value guard reads them."""
+    from . import _base
+
+    if x.numel() == 0:  # nothing to launch
+        return None
+    lim = _base.limits_for(spec, p, _concrete)
+    if lim is None:
+        return None
+    # keyed by the tuple's identity (one cached tuple per parameter values), not
+    # its value: -0.0 == 0.0 would hand a kernel the other sign of zero
+    key = (id(lim), x.dtype, x.device)
+    hit = _LIMIT_CACHE.get(key)
+    if hit is None or hit[0] is not lim:
+        if len(_LIMIT_CACHE) > 256:
+            _LIMIT_CACHE.clear()
+        hit = _LIMIT_CACHE[key] = (lim, torch.tensor(lim, dtype=x.dtype, device=x.device))
+    return hit[1]
+
+
+def _concrete(value: Any) -> Optional[float]:
+    """A one-element parameter tensor's value (else None: the limits are then
+    the static ones, or unknown)."""
+    if hasattr(value, "numel"):
+        return float(value.detach().reshape(()).item()) if value.numel() == 1 else None
+    return None
 
 
 # --------------------------------------------------------------------------- the kernel
@@ -534,6 +616,8 @@ def triton_kernel(spec: ActivationSpec) -> Optional[Kernel]:
     def impl(x: Any, **p: Any) -> Any:
         return _run(spec, x, p)
 
+    impl.guards_specials = True  # type: ignore[attr-defined]  (the runner adds no guard)
+
     return Kernel(
         "triton",
         "torch",
@@ -544,6 +628,6 @@ def triton_kernel(spec: ActivationSpec) -> Optional[Kernel]:
         compile_safe=False,
         param_grads=False,
         available=triton_available,
-        note="a Triton kernel generated from the formula (backward: g * grad(x) from the saved input); "
-        "CUDA tensors only; scalar or per-channel parameters; no gradient for trainable parameters",
+        note="a Triton kernel generated from the formula (backward: g * grad(x) from the saved input), "
+        "the special-value guard inside the kernel; CUDA tensors only; scalar or per-channel parameters; no gradient for trainable parameters",
     )

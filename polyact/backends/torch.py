@@ -635,10 +635,14 @@ class TorchBackend(_base.Backend):
         probe = self._probe_specials
 
         def runs_bare(x: Any, impl: Any, params: Mapping[str, Any]) -> bool:
-            if not x.is_cpu or mode() is not None or _wrapped(x):
+            if getattr(impl, "guards_specials", False):  # the triton kernel: the guard is inside
+                return True
+            if mode() is not None or _wrapped(x):
                 return False
+            cpu = x.is_cpu
             if impl is native_impl:
-                key = (x.dtype, *params.values()) if params else x.dtype
+                dev = x.dtype if cpu else (x.dtype, x.device)  # a GPU's op is probed on it
+                key = (dev, *params.values()) if params else dev
                 try:
                     ok = exact.get(key)
                 except TypeError:  # a per-channel list of values: not probed
@@ -646,16 +650,17 @@ class TorchBackend(_base.Backend):
                 if ok is None:
                     ok = 0
                     if plain(params):
-                        fwd, bwd = probe(spec, impl, params, x.dtype)
+                        fwd, bwd = probe(spec, impl, params, x.dtype, x.device)
                         ok = exact[key] = (2 if bwd else 1) if fwd else 0
                 if ok and (ok == 2 or not (x.requires_grad and grad_enabled())):
                     return True
-            return _finite_sum(x)
+            # on a GPU, reading the finiteness back would wait for the device on every call
+            return _finite_sum(x) if cpu else False
 
         return runs_bare
 
     def _probe_specials(
-        self, spec: ActivationSpec, impl: Any, params: Mapping[str, Any], dtype: Any
+        self, spec: ActivationSpec, impl: Any, params: Mapping[str, Any], dtype: Any, device: Any = None
     ) -> Tuple[bool, bool]:
         """(forward, backward): whether ``impl`` with ``params`` gives what the
         guard would at -inf, +inf and NaN in ``dtype``: the limits (values and
@@ -667,15 +672,15 @@ class TorchBackend(_base.Backend):
         pattern, want_y, want_g, check = _base.special_probe(lim, npdt)
         try:
             with t.inference_mode(False), t.enable_grad():
-                xp = t.tensor(pattern, dtype=dtype, requires_grad=True)
+                xp = t.tensor(pattern, dtype=dtype, device=device, requires_grad=True)
                 y = impl(xp, **params)
-                fwd = _base.same_bits(y.detach().double().numpy(), want_y, check)
+                fwd = _base.same_bits(y.detach().double().cpu().numpy(), want_y, check)
                 if not y.requires_grad:
                     return (fwd, False)
                 (g,) = t.autograd.grad(y, xp, grad_outputs=t.full_like(y, 2.0))
         except Exception:  # such a kernel runs guarded, which reports the error
             return (False, False)
-        return (fwd, _base.same_bits(g.detach().double().numpy() / 2.0, want_g, check))
+        return (fwd, _base.same_bits(g.detach().double().cpu().numpy() / 2.0, want_g, check))
 
     def _layout(self, x: Any) -> Any:
         return x if x.is_contiguous() else x.contiguous()
