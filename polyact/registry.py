@@ -61,6 +61,9 @@ _kernels: Dict[Tuple[str, str], Dict[str, Kernel]] = {}  # (name, backend) -> us
 _preferred: Dict[Tuple[str, str], str] = {}  # (name, backend) -> user kernel auto picks
 _auto_cache: Dict[Tuple[Any, ...], Any] = {}  # shared AutoKernel selectors (see _select)
 _AUTO_CACHE_SIZE = 1024
+#: what get_activation works out before building (name and backend looked up,
+#: parameters validated and bound, kernel selected), per call signature of plain values
+_build_cache: Dict[Tuple[Any, ...], Tuple[Any, ...]] = {}
 _by_name: Dict[str, Tuple[int, ActivationSpec]] = {}  # name as given -> (generation, spec)
 _generation = 0  # bumped by every registration change (see _changed)
 _backends: Dict[str, Any] = {}
@@ -240,6 +243,7 @@ def _changed() -> None:
     global _generation
     _generation += 1
     _apply_cache.clear()
+    _build_cache.clear()
     _auto_cache.clear()
     _by_name.clear()
 
@@ -538,6 +542,37 @@ def get_activation(name: str, backend: str, kernel: str = "auto", **params: Any)
     >>> float(act(-2.0))
     -0.2
     """
+    key = _build_key(name, backend, kernel, params)
+    plan = _build_cache.get(key) if key is not None else None
+    if plan is None:
+        plan = _build_plan(name, backend, kernel, params)
+        if key is not None:
+            if len(_build_cache) >= _AUTO_CACHE_SIZE:
+                _build_cache.clear()
+            _build_cache[key] = plan
+    spec, b, bound, k, options, config = plan
+    obj = b.make_module(spec, k, dict(bound), dict(options))
+    b.set_config(obj, dict(config))
+    return obj
+
+
+def _build_key(name: Any, backend: Any, kernel: Any, params: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
+    """The key of a repeated get_activation call, or None when a value is not a
+    plain Python scalar (tensors, arrays, lists, generators are bound afresh)."""
+    if type(name) is not str or type(backend) is not str or type(kernel) is not str:
+        return None
+    items: Tuple[Any, ...] = ()
+    if params:
+        for v in params.values():
+            if type(v) not in _PLAIN:
+                return None
+        # (types too: 1, 1.0 and True are equal keys; NaN never finds itself: bound afresh)
+        items = tuple((k, type(v), v) for k, v in params.items())
+    cal = sys.modules.get(__package__ + "._calibration")
+    return (name, backend, kernel, items, _generation, getattr(cal, "generation", 0))
+
+
+def _build_plan(name: str, backend: str, kernel: str, params: Dict[str, Any]) -> Tuple[Any, ...]:
     spec = get_spec(name)
     b = get_backend(backend)
     params, options = _split_options(spec, dict(params))
@@ -546,14 +581,12 @@ def get_activation(name: str, backend: str, kernel: str = "auto", **params: Any)
     k = _select(
         spec, b, kernel, trainable_live=bool(spec.trainable) and b.name != "numpy", params=bound, shared=True
     )
-    obj = b.make_module(spec, k, bound, options)
     config = {"name": spec.name}
     config.update({n: _plain(v) for n, v in bound.items() if not spec.params[n].trainable})
     config.update({n: v for n, v in options.items() if n in ("num_channels", "channel_axis", "inplace")})
     if kernel != "auto":
         config["kernel"] = kernel
-    b.set_config(obj, config)
-    return obj
+    return spec, b, bound, k, options, config
 
 
 def _warm_limits(spec: ActivationSpec, b: Any, bound: Mapping[str, Any]) -> None:

@@ -491,3 +491,28 @@ def test_scalar_primitives_follow_ieee_on_every_backend():
         assert ops.sigmoid(-1000.0) == 0.0 and ops.sigmoid(1000.0) == 1.0
         assert math.isnan(ops.sign(float("nan"))) and ops.sign(-2.0) == -1.0
         assert isinstance(ops.expm1(-0.5), float)  # stays a Python float: no dtype promotion
+
+
+def test_repeated_get_activation_builds_fresh_objects_and_follows_registrations(scratch):
+    """Repeated calls reuse what they worked out (lookup, validation, kernel
+    choice) but every call builds a new object, invalid values raise every
+    time, 1 and 1.0 are told apart, and a registration change is seen."""
+    a, b = pa.get_activation("elu", "numpy", alpha=0.5), pa.get_activation("elu", "numpy", alpha=0.5)
+    assert a is not b and pa.to_config(a) == pa.to_config(b) == {"name": "elu", "alpha": 0.5}
+    assert float(a(-1.0)) == float(b(-1.0)) == pytest.approx(0.5 * np.expm1(-1.0), rel=1e-15)
+    assert type(pa.to_config(pa.get_activation("elu", "numpy", alpha=1))["alpha"]) is int
+    assert type(pa.to_config(pa.get_activation("elu", "numpy", alpha=1.0))["alpha"]) is float
+    for _ in range(2):
+        with pytest.raises(pa.ActivationError, match="alpha"):
+            pa.get_activation("elu", "numpy", alpha=float("nan"))
+        with pytest.raises(pa.UnknownParameterError, match="no_such_parameter"):
+            pa.get_activation("elu", "numpy", no_such_parameter=1.0)
+
+    scratch.append("cached_act")
+    pa.register_activation("cached_act", lambda x, ops: x * 2.0)
+    assert float(pa.get_activation("cached_act", "numpy")(3.0)) == 6.0
+    pa.register_activation("cached_act", lambda x, ops: x * 3.0, override=True)
+    assert float(pa.get_activation("cached_act", "numpy")(3.0)) == 9.0
+    pa.unregister_activation("cached_act")
+    with pytest.raises(pa.UnknownActivationError):
+        pa.get_activation("cached_act", "numpy")
