@@ -5,6 +5,7 @@ The table is JSON::
     {"version": 1, "measured": "2026-11-22T22:40:00Z", "machine": "...", "size": 1048576,
      "metric": "fwd+bwd median",
      "rankings": {backend: {dtype: {activation: [kernel names, fastest first]}}},
+     "training": {...},
      "sources": {backend: {"measured": ..., "size": ..., "framework": ...}},
      "large": {"rankings": {...}, "sources": {...}}}
 
@@ -12,6 +13,13 @@ A backend's key is its name for CPU tensors and ``name:device`` for another
 device (``"torch:cuda"``: measured with ``polyact bench --calibrate --device
 cuda``); a device without rankings falls back to ``native -> fused -> fast ->
 composed``, never to another device's rankings.
+
+``rankings`` order the kernels by forward+backward time, keeping the
+framework's op first unless another kernel beats it both forward and
+forward+backward (inference runs the forward alone); the optional ``training``
+rankings order them by forward+backward alone, for calls whose gradient is
+taken, where the runner can tell (torch: the input or a trainable parameter
+requires grad and grad mode is on).
 
 ``rankings`` were measured on a mid-sized input (1M elements); ``large`` (optional)
 holds rankings measured on at least :data:`~polyact.selection.LARGE_FROM`
@@ -119,20 +127,29 @@ def device_key(backend: str, device: Optional[str] = None) -> str:
 
 
 def ranking(
-    backend: str, dtype: str, name: str, *, large: bool = False, device: Optional[str] = None
+    backend: str,
+    dtype: str,
+    name: str,
+    *,
+    large: bool = False,
+    device: Optional[str] = None,
+    training: bool = False,
 ) -> Optional[List[str]]:
     """The measured kernel names of ``name`` on ``backend`` at ``dtype``, fastest
     first (with ``large``: measured on a large input, where the table has that;
-    ``device``: for tensors on that device, see :func:`device_key`), or None
-    when the table has no data for them."""
+    ``device``: for tensors on that device, see :func:`device_key`; with
+    ``training``: for a call whose gradient is taken, the ``training``
+    ranking where the table has one), or None when the table has no data."""
     table = load()
     backend = device_key(backend, device)
-    got = None
-    if large:
-        got = table.get("large", {}).get("rankings", {}).get(backend, {}).get(dtype, {}).get(name)
-    if not got:
-        got = table["rankings"].get(backend, {}).get(dtype, {}).get(name)
-    return list(got) if got else None
+    kinds = ("training", "rankings") if training else ("rankings",)
+    sections = (table.get("large", {}), table) if large else (table,)
+    for section in sections:
+        for kind in kinds:
+            got = (section.get(kind) or {}).get(backend, {}).get(dtype, {}).get(name)
+            if got:
+                return list(got)
+    return None
 
 
 def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = True) -> str:
@@ -160,7 +177,13 @@ def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = 
         out["metric"] = table.get("metric")
     on_cpu = all(":" not in b for b in table["rankings"])
     if not large and on_cpu:  # the main section's description is this (CPU) table's
-        out.update({k: v for k, v in table.items() if k not in ("path", "rankings", "sources", "frameworks")})
+        out.update(
+            {
+                k: v
+                for k, v in table.items()
+                if k not in ("path", "rankings", "training", "sources", "frameworks")
+            }
+        )
     section = out.setdefault("large", {}) if large else out
     _merge(section, table)
     if not out.get("large"):
@@ -179,6 +202,27 @@ def save(table: Mapping[str, Any], path: Optional[str] = None, *, merge: bool = 
 def _merge(section: Dict[str, Any], table: Mapping[str, Any]) -> None:
     """Merge ``table``'s rankings into ``section`` (the main table or its
     ``large`` part), with one ``sources`` entry per backend measured."""
+    # training rankings exist where they differ from the main ones: an activation
+    # measured again keeps one only if the new measurement has one
+    training = {b: {d: dict(a) for d, a in ds.items()} for b, ds in (section.get("training") or {}).items()}
+    new = table.get("training") or {}
+    for b, ds in table["rankings"].items():
+        for d, acts in ds.items():
+            for a in acts:
+                order = new.get(b, {}).get(d, {}).get(a)
+                if order:
+                    training.setdefault(b, {}).setdefault(d, {})[a] = order
+                else:
+                    training.get(b, {}).get(d, {}).pop(a, None)
+    kept = {
+        b: {d: dict(sorted(a.items())) for d, a in sorted(ds.items()) if a}
+        for b, ds in sorted(training.items())
+    }
+    kept = {b: ds for b, ds in kept.items() if ds}
+    if kept:
+        section["training"] = kept
+    else:
+        section.pop("training", None)
     rankings = {b: {d: dict(a) for d, a in ds.items()} for b, ds in (section.get("rankings") or {}).items()}
     sources = dict(section.get("sources") or {})
     for b, ds in table["rankings"].items():

@@ -424,6 +424,9 @@ class Row:
     saved_bytes: Optional[int] = None
     input_bytes: int = 0
     auto: bool = False  # the kernel kernel="auto" picks
+    #: the kernel auto picks for calls whose gradient is taken (the calibration
+    #: table's training ranking, torch), where that is another
+    auto_training: bool = False
     eligible: bool = True  # auto may pick it (meets the contract for these parameters)
     flags: List[str] = field(default_factory=list)
     vs_native: Dict[str, Optional[float]] = field(default_factory=dict)
@@ -484,7 +487,8 @@ class BenchResult:
         for (backend, dtype, size), rows in self.groups():
             lines.append(
                 f"{backend} {dtype}, {size:,} elements{self.where()} (median of {self.meta['repeat']} runs after "
-                f"{self.meta['warmup']} warm-up; ratios below 1 are faster; * = auto)"
+                f"{self.meta['warmup']} warm-up; ratios below 1 are faster; * = auto, + = auto for calls "
+                "that take a gradient where that differs)"
             )
             head = (
                 f"{'activation':22s} {'kernel':10s} {'fwd ms':>9s} {'f+b ms':>9s} {'saved':>7s} "
@@ -493,7 +497,7 @@ class BenchResult:
             lines.append(head)
             lines.append("-" * len(head))
             for r in rows:
-                k = r.kernel + ("*" if r.auto else "")
+                k = r.kernel + ("*" if r.auto else "+" if r.auto_training else "")
                 if r.error:
                     lines.append(f"{r.activation:22s} {k:10s} error: {r.error}")
                     continue
@@ -517,7 +521,8 @@ class BenchResult:
             + ", ".join(f"{k} {v}" for k, v in m["frameworks"].items())
             + f"). Median of {m['repeat']} runs after {m['warmup']} warm-up runs. Ratios are time over "
             "the anchor's time (below 1: faster); saved = bytes kept for backward in input sizes "
-            '(the input included when kept); * = the kernel `kernel="auto"` picks.',
+            '(the input included when kept); * = the kernel `kernel="auto"` picks; + = the one it picks for '
+            "calls that take a gradient, where that differs.",
             "",
             "Anchors: " + "; ".join(f"`{k}` {v}" for k, v in ANCHORS.items()) + ".",
             "",
@@ -531,7 +536,7 @@ class BenchResult:
                 "|---|---|--:|--:|--:|--:|--:|--:|--:|",
             ]
             for r in rows:
-                k = f"`{r.kernel}`" + (" *" if r.auto else "")
+                k = f"`{r.kernel}`" + (" *" if r.auto else " +" if r.auto_training else "")
                 if r.error:
                     lines.append(f"| {r.activation} | {k} | error: {r.error} | | | | | | |")
                     continue
@@ -656,11 +661,13 @@ def auto_kernel_name(
     params: Optional[Mapping] = None,
     size: Optional[int] = None,
     device: str = DEVICE,
+    training: bool = False,
 ) -> str:
-    """The kernel ``kernel="auto"`` picks here for inputs of ``size`` elements on ``device``."""
+    """The kernel ``kernel="auto"`` picks here for inputs of ``size`` elements on
+    ``device`` (with ``training``: for calls whose gradient is taken)."""
     spec = registry.get_spec(name)
     bound = spec.bind(dict(params or {}))
-    return registry.auto_kernel(spec.name, backend, dtype, device, size=size, **bound)
+    return registry.auto_kernel(spec.name, backend, dtype, device, size=size, training=training, **bound)
 
 
 def runnable_kernels(name: str, backend: str, dtype: str, device: str = DEVICE) -> Dict[str, Any]:
@@ -698,16 +705,17 @@ def _candidates(
     kernels: Optional[Sequence[str]],
     anchors: bool,
     size: int,
-) -> Tuple[List[_Candidate], str]:
+) -> Tuple[List[_Candidate], Tuple[str, str]]:
     name, backend = spec.name, h.name
     table = runnable_kernels(name, backend, dtype, h.device)
     try:
         auto = auto_kernel_name(name, backend, dtype, params, size, h.device)
+        auto_train = auto_kernel_name(name, backend, dtype, params, size, h.device, training=True)
     except Exception:  # auto may refuse (e.g. no eligible kernel): measured all the same
-        auto = ""
+        auto = auto_train = ""
     wanted = list(table)
     if kernels:
-        sel = [auto if k == "auto" else k for k in kernels]
+        sel = [a for k in kernels for a in ((auto, auto_train) if k == "auto" else (k,))]
         wanted = [k for k in wanted if k in sel]
     out: List[_Candidate] = []
     for k in wanted:
@@ -732,7 +740,7 @@ def _candidates(
         if "@compile" in wanted_anchors and backend in _HARNESSES:
             ops = h.b.ops
             out.append(_Candidate("@compile", "anchor", lambda: lambda x: fn(x, ops, **raw)))
-    return out, auto
+    return out, (auto, auto_train)
 
 
 def _short_error(exc: BaseException) -> str:
@@ -882,7 +890,7 @@ def run(
             keys.append(key)
     _ensure_x64(keys, dtypes)
     harnesses = {b: _harness(b, device) for b in keys}
-    plan: List[Tuple[_Harness, Any, Dict[str, Any], str, List[_Candidate], str]] = []
+    plan: List[Tuple[_Harness, Any, Dict[str, Any], str, List[_Candidate], Tuple[str, str]]] = []
     for b in keys:
         h = harnesses[b]
         for dtype in dtypes:
@@ -918,7 +926,8 @@ def run(
                     c.kernel,
                     c.kind,
                     input_bytes=h.nbytes(x),
-                    auto=c.kernel == auto,
+                    auto=c.kernel == auto[0],
+                    auto_training=c.kernel == auto[1] != auto[0],
                     eligible=c.eligible,
                     flags=c.flags,
                 )
@@ -1020,9 +1029,10 @@ def _meta(
 NATIVE_MARGIN = 1.10
 
 
-def _beats(r: Row, native: Row) -> bool:
-    """Whether ``r`` is NATIVE_MARGIN faster than the native op, forward and forward+backward."""
-    for key in ("forward_s", "forward_backward_s"):
+def _beats(r: Row, native: Row, keys: Sequence[str] = ("forward_s", "forward_backward_s")) -> bool:
+    """Whether ``r`` is NATIVE_MARGIN faster than the native op in each of ``keys``
+    (forward and forward+backward)."""
+    for key in keys:
         a, n = getattr(r, key), getattr(native, key)
         if a is None or n is None or a * NATIVE_MARGIN > n:
             return False
@@ -1066,6 +1076,7 @@ def calibrate(
         device=device,
     )
     rankings: Dict[str, Dict[str, Dict[str, List[str]]]] = {}
+    training: Dict[str, Dict[str, Dict[str, List[str]]]] = {}
     groups: Dict[Tuple[str, str, str], List[Row]] = {}
     for r in res.rows:
         groups.setdefault((r.backend, r.dtype, r.activation), []).append(r)
@@ -1076,13 +1087,24 @@ def calibrate(
             continue
         timed.sort(key=lambda r: r.forward_backward_s)  # type: ignore[arg-type,return-value]
         native = next((r for r in timed if r.kind == "native"), None)
-        if native is not None:
+
+        def order(keys: Sequence[str]) -> List[str]:
             # a framework's own op keeps first place unless another kernel beats it by
-            # NATIVE_MARGIN both forward and forward+backward (closer figures are within a
-            # shared machine's noise; inference runs the forward alone)
-            ahead = [r for r in timed if r is not native and _beats(r, native)]
-            timed = [*ahead, native, *(r for r in timed if r is not native and r not in ahead)]
-        rankings.setdefault(device_key(b, device), {}).setdefault(dt, {})[act] = [r.kernel for r in timed]
+            # NATIVE_MARGIN in each of keys (closer figures are within a shared machine's noise)
+            if native is None:
+                return [r.kernel for r in timed]
+            ahead = [r for r in timed if r is not native and _beats(r, native, keys)]
+            return [
+                r.kernel for r in (*ahead, native, *(r for r in timed if r is not native and r not in ahead))
+            ]
+
+        key = device_key(b, device)
+        # calls that may be inference (the forward alone) need a win both ways; calls whose
+        # gradient is taken (the training rankings) only forward+backward
+        rankings.setdefault(key, {}).setdefault(dt, {})[act] = order(("forward_s", "forward_backward_s"))
+        train = order(("forward_backward_s",))
+        if train != rankings[key][dt][act]:
+            training.setdefault(key, {}).setdefault(dt, {})[act] = train
     frameworks = {device_key(b, device): v for b, v in res.meta["frameworks"].items()}
     return {
         "version": 1,
@@ -1092,6 +1114,7 @@ def calibrate(
         "metric": "fwd+bwd median",
         "frameworks": frameworks,
         "rankings": rankings,
+        "training": training,
     }
 
 

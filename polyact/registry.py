@@ -493,13 +493,16 @@ def auto_kernel(
     trainable: bool = False,
     export: bool = False,
     size: Optional[int] = None,
+    training: bool = False,
     **params: Any,
 ) -> str:
     """The name of the kernel ``kernel="auto"`` picks for ``name`` on ``backend``
     for tensors of ``dtype`` (on ``device``), with these parameters; with
     ``trainable=True`` as for a module whose trainable parameters are live
     tensors; with ``export=True`` in the export mode; with ``size``, for inputs
-    of that many elements (large ones may rank kernels differently).
+    of that many elements (large ones may rank kernels differently); with
+    ``training=True``, for a call whose gradient is taken (the calibration
+    table's training rankings, where it has them).
 
     >>> import polyact as pa
     >>> pa.auto_kernel("relu", "numpy")
@@ -510,7 +513,7 @@ def auto_kernel(
     bound = spec.bind(params)
     live = trainable and bool(spec.trainable) and b.name != "numpy"
     auto = _select(spec, b, "auto", trainable_live=live, params=bound)
-    return auto.pick(dtype, device, "export" if export else None, size=size).name
+    return auto.pick(dtype, device, "export" if export else None, size=size, grad=training).name
 
 
 # --------------------------------------------------------------------------- building
@@ -714,7 +717,8 @@ def describe(name: str) -> str:
         lines.append(f"  note:       {n}")
     lines.append(
         "  kernels (at the default parameters; [auto] = what kernel='auto' picks for float32,"
-        " [auto >= 4M] for inputs of at least 4M elements, [auto on cuda] for CUDA tensors, where that differs):"
+        " [auto >= 4M] for inputs of at least 4M elements, [auto on cuda] for CUDA tensors, [... training] for"
+        " calls that take a gradient, where that differs):"
     )
     import sys
 
@@ -731,7 +735,7 @@ def describe(name: str) -> str:
             continue
         try:
             table = kernels(spec.name, bname)
-            auto = big = gpu = None
+            auto = big = gpu = train = gpu_train = None
             if spec.kind != "structural":
                 auto = auto_kernel(spec.name, bname)
                 from .selection import LARGE_FROM
@@ -739,6 +743,9 @@ def describe(name: str) -> str:
                 big = auto_kernel(spec.name, bname, size=LARGE_FROM)
                 if bname == "torch":  # (the calibration table ranks a GPU's kernels apart)
                     gpu = auto_kernel(spec.name, bname, "float32", "cuda")
+                    # (torch's calls tell whether their gradient is taken)
+                    train = auto_kernel(spec.name, bname, training=True)
+                    gpu_train = auto_kernel(spec.name, bname, "float32", "cuda", training=True)
         except ActivationError as exc:  # e.g. a framework that fails to import
             lines.append(f"    {bname:10s} unavailable: {exc}")
             continue
@@ -749,6 +756,10 @@ def describe(name: str) -> str:
                 text += " [auto >= 4M]"
             if kname == gpu != auto:
                 text += " [auto on cuda]"
+            if kname == train != auto:
+                text += " [auto training]"
+            if kname == gpu_train != gpu:
+                text += " [auto on cuda training]"
             if not k.eligible_for(spec.defaults):
                 text += f" (not auto: {k.note})" if k.note else " (not auto)"
             elif k.devices:

@@ -203,18 +203,21 @@ class AutoKernel:
         mode: Optional[str] = None,
         live: bool = False,
         size: Optional[int] = None,
+        grad: bool = False,
     ) -> Kernel:
         """The kernel for a call on ``dtype``/``device``; ``mode`` is ``"export"``
         or ``"compile"`` when the framework is exporting or compiling; ``live``
         when a parameter value is being differentiated in this call; ``size``:
-        the input's number of elements (None: unknown, as for a small one)."""
+        the input's number of elements (None: unknown, as for a small one);
+        ``grad``: the call's gradient will be taken (known; the training
+        rankings apply where the table has them)."""
         scope = _SCOPE.get()
         env = _env_raw()
         large = size is not None and size >= LARGE_FROM
-        key = (dtype, device, mode, live, large, None if scope is None else scope.key(), env)
+        key = (dtype, device, mode, live, large, grad, None if scope is None else scope.key(), env)
         k = self._cache.get(key)
         if k is None:
-            k = self._cache[key] = self.resolve(dtype, device, mode, scope, live, large)
+            k = self._cache[key] = self.resolve(dtype, device, mode, scope, live, large, grad)
         return k
 
     def candidates(
@@ -248,6 +251,7 @@ class AutoKernel:
         scope: Optional[Scope],
         live: bool = False,
         large: bool = False,
+        grad: bool = False,
     ) -> Kernel:
         env_kernel, env_export = _env_kernel()
         live = live or self.trainable_live
@@ -265,7 +269,7 @@ class AutoKernel:
         by_name = {k.name: k for k in cands}
         if self.preferred in by_name:
             return by_name[self.preferred]  # type: ignore[index]
-        for name in _ranking(self.backend, dtype, self.spec.name, large, device) or ():
+        for name in _ranking(self.backend, dtype, self.spec.name, large, device, grad) or ():
             if name in by_name:
                 return by_name[name]
         for name in AUTO_ORDER:
@@ -275,16 +279,22 @@ class AutoKernel:
 
 
 def _ranking(
-    backend: str, dtype: str, name: str, large: bool = False, device: Optional[str] = None
+    backend: str,
+    dtype: str,
+    name: str,
+    large: bool = False,
+    device: Optional[str] = None,
+    grad: bool = False,
 ) -> Optional[Tuple[str, ...]]:
     """The calibration table's ranking (fastest first; for large inputs where
-    the table has one; for ``device``'s tensors: a GPU has its own), or None
+    the table has one; for ``device``'s tensors: a GPU has its own; for a call
+    whose gradient is taken, the training ranking where there is one), or None
     without data."""
     try:
         from . import _calibration
     except ImportError:  # pragma: no cover - the module ships with polyact
         return None
-    r = _calibration.ranking(backend, dtype, name, large=large, device=device)
+    r = _calibration.ranking(backend, dtype, name, large=large, device=device, training=grad)
     return tuple(r) if r else None
 
 

@@ -184,9 +184,12 @@ def test_calibration_keeps_native_unless_beaten_both_ways(monkeypatch):
     ]
     fake = types.SimpleNamespace(rows=rows, meta={"measured": "now", "machine": "here", "frameworks": {}})
     monkeypatch.setattr(bench, "run", lambda *a, **k: fake)
-    ranked = bench.calibrate(["relu", "silu"], ["torch"])["rankings"]["torch"]["float32"]
+    table = bench.calibrate(["relu", "silu"], ["torch"])
+    ranked = table["rankings"]["torch"]["float32"]
     assert ranked["relu"] == ["fused", "native", "cpp", "composed"]
     assert ranked["silu"] == ["fused", "native"]
+    # calls that take a gradient: a win forward+backward is enough (kept where it differs)
+    assert table["training"] == {"torch": {"float32": {"relu": ["cpp", "fused", "native", "composed"]}}}
 
 
 def test_calibration_falls_back_to_shipped(tmp_path, monkeypatch):

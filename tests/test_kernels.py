@@ -29,7 +29,9 @@ ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 
 @pytest.fixture
 def no_calibration(monkeypatch):
-    monkeypatch.setattr(selection, "_ranking", lambda backend, dtype, name, large=False, device=None: None)
+    monkeypatch.setattr(
+        selection, "_ranking", lambda backend, dtype, name, large=False, device=None, grad=False: None
+    )
     monkeypatch.delenv("POLYACT_KERNEL", raising=False)
 
 
@@ -47,6 +49,7 @@ def spy(monkeypatch):
     yield calls
     pa.registry._kernels.pop(("mish", "torch"), None)
     pa.registry._auto_cache.clear()  # selectors built while "spy" was registered
+    pa.registry._build_cache.clear()
 
 
 # ----------------------------------------------------------------- kinds and flags
@@ -78,12 +81,14 @@ def test_auto_follows_the_calibration_ranking(monkeypatch):
     monkeypatch.setattr(
         selection,
         "_ranking",
-        lambda b, d, n, large=False, device=None: ("compiled", "composed") if d == "float64" else None,
+        lambda b, d, n, large=False, device=None, grad=False: (
+            ("compiled", "composed") if d == "float64" else None
+        ),
     )
     assert pa.auto_kernel("aria2", "torch", "float64") in ("compiled", "composed")
     assert pa.auto_kernel("aria2", "torch", "float32") == "fused"
     monkeypatch.setattr(
-        selection, "_ranking", lambda b, d, n, large=False, device=None: ("native", "composed")
+        selection, "_ranking", lambda b, d, n, large=False, device=None, grad=False: ("native", "composed")
     )
     assert (
         pa.auto_kernel("gelu", "torch") == "composed"
@@ -95,7 +100,9 @@ def test_auto_reads_the_large_ranking_for_large_inputs(spy, monkeypatch):
     monkeypatch.setattr(
         selection,
         "_ranking",
-        lambda b, d, n, large=False, device=None: ("spy", "native") if large else ("native", "spy"),
+        lambda b, d, n, large=False, device=None, grad=False: (
+            ("spy", "native") if large else ("native", "spy")
+        ),
     )
     big = selection.LARGE_FROM
     assert pa.auto_kernel("mish", "torch") == "native"
@@ -109,6 +116,48 @@ def test_auto_reads_the_large_ranking_for_large_inputs(spy, monkeypatch):
     torch.testing.assert_close(f(x[:8]), torch.nn.functional.mish(x[:8]))
     assert spy == [1]
     assert "spy [auto >= 4M]" in pa.describe("mish")
+
+
+def test_training_rankings_for_calls_whose_gradient_is_taken(spy, tmp_path, monkeypatch):
+    """A call that takes a gradient (the input or a trainable parameter requires
+    grad, grad mode on) uses the training ranking where the table has one; other
+    calls, and activations without one, the main ranking. A re-measure without
+    a training ranking drops the old one."""
+    from polyact import _calibration
+
+    path = tmp_path / "calibration.json"
+    monkeypatch.setenv("POLYACT_CALIBRATION", str(path))
+    table = {
+        "version": 1,
+        "size": 1 << 20,
+        "rankings": {"torch": {"float32": {"mish": ["native", "spy"], "silu": ["native"]}}},
+        "training": {"torch": {"float32": {"mish": ["spy", "native"]}}},
+    }
+    _calibration.save(table, str(path))
+    _calibration.reload()
+    try:
+        assert _calibration.ranking("torch", "float32", "mish", training=True) == ["spy", "native"]
+        assert _calibration.ranking("torch", "float32", "silu", training=True) == ["native"]
+        assert pa.auto_kernel("mish", "torch") == "native"
+        assert pa.auto_kernel("mish", "torch", training=True) == "spy"
+        assert "spy [auto training]" in pa.describe("mish")
+        f = pa.get_function("mish", "torch")
+        x = torch.linspace(-4, 4, 33)
+        f(x)
+        with torch.no_grad():
+            f(x.clone().requires_grad_(True))
+        assert spy == []
+        xg = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(xg).sum(), xg)
+        assert spy == [1]
+        xn = x.clone().requires_grad_(True)
+        (gn,) = torch.autograd.grad(torch.nn.functional.mish(xn).sum(), xn)
+        torch.testing.assert_close(g, gn)
+        _calibration.save({**table, "training": {}}, str(path))
+        assert "training" not in json.loads(path.read_text())
+    finally:
+        monkeypatch.delenv("POLYACT_CALIBRATION")
+        _calibration.reload()
 
 
 def test_calibration_saves_large_tables_apart(tmp_path, monkeypatch):

@@ -275,7 +275,9 @@ def test_cpp_is_auto_only_at_defaults_where_the_formula_reads_values(name, monke
     from polyact import selection
 
     monkeypatch.delenv("POLYACT_KERNEL", raising=False)
-    monkeypatch.setattr(selection, "_ranking", lambda b, d, n, large=False, device=None: ("cpp", "composed"))
+    monkeypatch.setattr(
+        selection, "_ranking", lambda b, d, n, large=False, device=None, grad=False: ("cpp", "composed")
+    )
     spec = pa.get_spec(name)
     kernel = pa.kernels(name, "megengine")["cpp"]
     other = {k: float(v) * 0.5 + 0.25 for k, v in spec.defaults.items() if k in spec.params}

@@ -282,7 +282,9 @@ def test_auto_picks_by_input_size(backend, scratch, monkeypatch):
 
     pa.register_kernel("halve", backend, "big", big)
     monkeypatch.setattr(
-        selection, "_ranking", lambda b, d, n, large=False, device=None: ("big",) if large else None
+        selection,
+        "_ranking",
+        lambda b, d, n, large=False, device=None, grad=False: ("big",) if large else None,
     )
     be = pa.get_backend(backend)
     assert be._numel(be.from_numpy(np.zeros((3, 5)), "float32")) == 15

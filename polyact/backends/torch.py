@@ -585,6 +585,7 @@ class TorchBackend(_base.Backend):
         mode_of = self._mode
 
         Tensor = self.fw.Tensor
+        grad_enabled = self.fw.is_grad_enabled
 
         def pick(dt: str, x: Any, params: Any) -> Any:
             mode = mode_of()
@@ -597,7 +598,8 @@ class TorchBackend(_base.Backend):
             live = (
                 any(isinstance(v, Tensor) and v.requires_grad for v in params.values()) if params else False
             )
-            return auto.pick(dt, "cpu" if x.is_cpu else x.device.type, mode, live, x.numel()).impl
+            grad = (x.requires_grad or live) and grad_enabled()
+            return auto.pick(dt, "cpu" if x.is_cpu else x.device.type, mode, live, x.numel(), grad).impl
 
         return pick
 
