@@ -468,14 +468,29 @@ def _auto_key(
 ) -> Optional[Tuple[Any, ...]]:
     """The key of a shared auto selector, or None for parameter values that are
     not plain Python scalars (tensors, per-channel lists: not shared)."""
-    items: Tuple[Any, ...] = ()
-    if params:
-        for v in params.values():
-            if type(v) not in _PLAIN:
-                return None
-        items = tuple((k, type(v), v) for k, v in params.items())
+    items = _plain_items(params)
+    if items is None:
+        return None
+    return (spec.name, backend, trainable_live, items, *_generations())
+
+
+def _plain_items(params: Optional[Mapping[str, Any]]) -> Optional[Tuple[Any, ...]]:
+    """``params`` as a hashable key part, types included (1, 1.0 and True are
+    equal keys; a NaN never finds itself), or None when a value is not a plain
+    Python scalar (tensors, arrays, lists)."""
+    if not params:
+        return ()
+    for v in params.values():
+        if type(v) not in _PLAIN:
+            return None
+    return tuple((k, type(v), v) for k, v in params.items())
+
+
+def _generations() -> Tuple[int, int]:
+    """The registry's and the calibration table's generations (keys of what is
+    derived from them)."""
     cal = sys.modules.get(__package__ + "._calibration")
-    return (spec.name, backend, trainable_live, items, _generation, getattr(cal, "generation", 0))
+    return _generation, getattr(cal, "generation", 0)
 
 
 def kernel_object(spec: ActivationSpec, b: Any, kernel: str, fixed: Mapping[str, Any]) -> Any:
@@ -564,15 +579,10 @@ def _build_key(name: Any, backend: Any, kernel: Any, params: Mapping[str, Any]) 
     plain Python scalar (tensors, arrays, lists, generators are bound afresh)."""
     if type(name) is not str or type(backend) is not str or type(kernel) is not str:
         return None
-    items: Tuple[Any, ...] = ()
-    if params:
-        for v in params.values():
-            if type(v) not in _PLAIN:
-                return None
-        # (types too: 1, 1.0 and True are equal keys; NaN never finds itself: bound afresh)
-        items = tuple((k, type(v), v) for k, v in params.items())
-    cal = sys.modules.get(__package__ + "._calibration")
-    return (name, backend, kernel, items, _generation, getattr(cal, "generation", 0))
+    items = _plain_items(params)
+    if items is None:
+        return None
+    return (name, backend, kernel, items, *_generations())
 
 
 def _build_plan(name: str, backend: str, kernel: str, params: Dict[str, Any]) -> Tuple[Any, ...]:
