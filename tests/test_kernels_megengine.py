@@ -295,3 +295,56 @@ def test_cpp_stays_auto_for_any_value_where_the_formula_does_not_read_them():
     spec = pa.get_spec("elu")
     kernel = pa.kernels("elu", "megengine")["cpp"]
     assert kernel.eligible_for(spec.bind({"alpha": 0.3}))
+
+
+def test_cpp_carries_the_guard_in_its_loop(monkeypatch):
+    """Eager cpp calls take no runner guard (no extra pass, no host read): the loop
+    gives the limits at +-inf and NaN at NaN, values and gradients, with scalar
+    and per-channel parameters; inside a trace the runner's guard still runs."""
+
+    def no_guard(*a, **k):
+        raise AssertionError("the runner's guard ran")
+
+    real = B._guarded
+    monkeypatch.setattr(B, "_guarded", no_guard)
+    x = t32([-np.inf, -1.0, 0.0, 2.0, np.inf, np.nan])
+    y, g = grad_of(pa.get_function("silu", "megengine", kernel="cpp"), x)
+    assert y[0] == 0.0 and y[4] == np.inf and np.isnan(y[5]) and y[3] > 1.76
+    assert g[0] == 0.0 and g[4] == 1.0 and np.isnan(g[5]) and g[2] == 0.5
+    # elu's limits depend on alpha: read from the value given
+    y, g = grad_of(pa.get_function("elu", "megengine", kernel="cpp", alpha=0.5), x)
+    assert y[0] == -0.5 and y[4] == np.inf and np.isnan(y[5])
+    assert g[0] == 0.0 and g[4] == 1.0 and np.isnan(g[5])
+    # per-channel values: the limits are unknown, NaN is special and +-inf go through the formula
+    f = pa.get_function("mpelu", "megengine", kernel="cpp", alpha=[0.5, 2.0], channel_axis=0)
+    xc = t32([[-np.inf, np.nan, 1.0], [-np.inf, np.inf, -1.0]])
+    want = pa.get_function("mpelu", "numpy", alpha=[0.5, 2.0], channel_axis=0)(npy(xc))
+    got = npy(f(xc))
+    np.testing.assert_allclose(got, want, rtol=4 * ULP)
+    assert got[0, 0] == -0.5 and got[1, 0] == -2.0 and np.isnan(got[0, 1])
+    # a large input (blocks of 4096 on two threads): specials at block edges and in the tail
+    a = np.random.default_rng(7).normal(size=200_003).astype(np.float32) * 4
+    at = [0, 4095, 4096, 8191, 100_001, 131_072, 200_002]
+    a[at] = [np.nan, -np.inf, np.inf, np.nan, -np.inf, np.inf, np.nan]
+    y, g = grad_of(pa.get_function("silu", "megengine", kernel="cpp"), t32(a))
+    np.testing.assert_array_equal(y[at], [np.nan, 0.0, np.inf, np.nan, 0.0, np.inf, np.nan])
+    np.testing.assert_array_equal(g[at], [np.nan, 0.0, 1.0, np.nan, 0.0, 1.0, np.nan])
+    fin = np.isfinite(a)
+    want = pa.get_function("silu", "numpy")(a[fin].astype(np.float64))
+    np.testing.assert_allclose(y[fin], want, rtol=4 * ULP, atol=1e-37)
+    calls = []
+    monkeypatch.setattr(B, "_guarded", lambda *a: calls.append(1) or real(*a))
+    f = pa.get_function("silu", "megengine", kernel="cpp")
+    run = trace(lambda v: f(v), symbolic=True)
+    for _ in range(2):
+        y = npy(run(x))
+        assert y[0] == 0.0 and y[4] == np.inf and np.isnan(y[5])
+    assert calls
+
+
+def test_cpp_keeps_the_sign_of_a_zero_parameter():
+    """0.0 and -0.0 are equal keys in a dict: the parameter cache keeps them apart."""
+    x = t32([-1.0, 1.0])
+    for slope, neg in ((0.0, True), (-0.0, False), (0.0, True)):
+        y = B.to_numpy(pa.get_function("leaky_relu", "megengine", kernel="cpp", negative_slope=slope)(x))
+        assert bool(np.signbit(y[0])) is neg, slope

@@ -38,7 +38,7 @@ import contextlib
 import importlib
 import math
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -515,13 +515,26 @@ class MegEngineBackend(_base.Backend):
             return bool(np.isfinite(x.numpy()).all())
         return math.isfinite(float(self.fw.functional.sum(x.detach()).item()))
 
-    def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
-        F = self.fw.functional
+    def _tracing(self) -> bool:
         if self._is_tracing is None:
             from megengine.jit import tracing
 
             self._is_tracing = tracing.is_tracing
-        if not self._is_tracing():
+        return bool(self._is_tracing())
+
+    def _bare_check(self, spec: ActivationSpec) -> Callable[[Any, Any, Mapping[str, Any]], bool]:
+        """Eager calls of a kernel that carries the guard in its own loop (``cpp``)
+        run bare; inside ``jit.trace`` that kernel runs the formula, behind the guard."""
+        tracing = self._tracing
+
+        def runs_bare(x: Any, impl: Any, params: Mapping[str, Any]) -> bool:
+            return getattr(impl, "guards_specials", False) and not tracing()
+
+        return runs_bare
+
+    def _guarded(self, impl: Any, x: Any, p: Any, lim: Any) -> Any:
+        F = self.fw.functional
+        if not self._tracing():
             # eager: all elements finite -> run the kernel bare, one check instead of
             # the guard's element-wise passes. Small inputs are read on the host
             # (about 3 us, against 35 for a reduction and its sync); larger ones are
