@@ -603,12 +603,14 @@ def _param_tensor(mge: Any, spec: ActivationSpec, p: Mapping[str, Any], c: int, 
 
 
 def _concrete(value: Any) -> Optional[float]:
-    """A one-element parameter's value (read on the host: the kernel runs
+    """A one-element parameter tensor's value (read on the host: the kernel runs
     eagerly), else None: the limits are then the static ones, or unknown."""
-    if hasattr(value, "numpy"):
-        a = value.numpy()
-        return float(a.reshape(-1)[0]) if a.size == 1 else None
-    return None
+    if not hasattr(value, "numpy"):
+        return None
+    n = 1
+    for d in value.shape:  # per-channel values are not read (a host read per call)
+        n *= int(d)
+    return float(value.numpy().reshape(-1)[0]) if n == 1 else None
 
 
 def _function(mge: Any) -> Any:
