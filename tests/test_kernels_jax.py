@@ -132,3 +132,51 @@ def test_new_parameter_values_and_arrays():
     np.testing.assert_array_equal(_np(f(s, alpha=jnp.float32(2.0))), [-2.0, np.inf, np.nan])
     g = _np(jax.grad(lambda v: f(v, alpha=jnp.float32(2.0)).sum())(s))
     np.testing.assert_array_equal(g, [0.0, 1.0, np.nan])
+
+
+def test_auto_reads_the_rankings_of_the_arrays_device(monkeypatch):
+    """On a JAX with a GPU, auto reads the rankings of the device a call runs on
+    ("jax:cuda" for a GPU's arrays and for traces JAX compiles for its GPU
+    backend), never the CPU's for a GPU's arrays; a CPU-only JAX reads the
+    CPU's."""
+    from polyact import registry, selection
+
+    b = registry.get_backend("jax")
+    seen = []
+
+    def ranking(backend, dtype, name, large=False, device=None, grad=False):
+        seen.append(device)
+        return ("composed",) if device == "cuda" else ("fused",)
+
+    monkeypatch.setattr(selection, "_ranking", ranking)
+    monkeypatch.delenv("POLYACT_KERNEL", raising=False)
+    x = jnp.linspace(-2.0, 2.0, 8)
+    assert b._device_of(x) is None  # a CPU-only JAX: every array is on the CPU
+    monkeypatch.setitem(b.__dict__, "_cpu_array_type", False)  # as on a JAX that has a GPU
+    assert b._device_of(x) == "cpu" and b._device_of(np.ones(3)) == "cpu"
+    traced = []
+    jax.jit(lambda y: traced.append(b._device_of(y)) or y)(x)
+    assert traced == ["cpu"]
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert b._device_of(np.ones(3)) == "cuda"  # placed on the default device
+    jax.jit(lambda y: traced.append(b._device_of(y)) or y)(x)
+    assert traced == ["cpu", "cuda"]
+
+    # end to end: a function whose calls are traced for the "GPU" picks its ranking's first
+    picked = []
+    monkeypatch.setattr(selection.AutoKernel, "resolve", _spy_resolve(selection.AutoKernel.resolve, picked))
+    f = polyact.get_function("mish", "jax")
+    y = jax.jit(f)(x)
+    assert picked == [("cuda", "composed")] and seen[-1] == "cuda"
+    np.testing.assert_allclose(_np(y), _np(polyact.get_function("mish", "jax", kernel="composed")(x)), **TOL)
+    f(x)  # an eager array on the CPU: the CPU's ranking
+    assert picked[-1] == ("cpu", "fused")
+
+
+def _spy_resolve(resolve, picked):
+    def spy(self, dtype, device, *args, **kwargs):
+        k = resolve(self, dtype, device, *args, **kwargs)
+        picked.append((device, k.name))
+        return k
+
+    return spy

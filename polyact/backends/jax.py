@@ -42,6 +42,10 @@ def _is_scalar(x: Any) -> bool:
 #: jitted computation; smaller ones run eagerly (see ``JaxBackend._core``)
 JIT_MIN_SIZE = 1 << 17
 
+#: JAX platform names -> the device names of the calibration table (and of
+#: ``polyact bench --device``), where they differ
+_PLATFORMS = {"gpu": "cuda"}
+
 
 def _size(x: Any) -> int:
     shape = getattr(x, "shape", ())
@@ -453,6 +457,33 @@ class JaxBackend(_base.Backend):
             only_cpu = all(d.platform == "cpu" for d in jax.devices())
             t = self.__dict__["_cpu_array_type"] = self._array_type() if only_cpu else False
         return t
+
+    def _picker(self, auto: Any) -> Any:
+        # as the base picker, with the device: on a JAX that has a GPU, an
+        # array on it reads the GPU's rankings ("jax:cuda"), never the CPU's
+        live_param, numel, device_of = self._live_param, self._numel, self._device_of
+
+        def pick(dt: str, x: Any, params: Any) -> Any:
+            live = any(live_param(v) for v in params.values()) if params else False
+            return auto.pick(dt, device_of(x), live=live, size=numel(x)).impl
+
+        return pick
+
+    def _device_of(self, x: Any) -> Optional[str]:
+        """The calibration table's device for a call on ``x`` (see
+        :func:`polyact._calibration.device_key`): None on a CPU-only JAX;
+        otherwise the platform of the array's device, or of JAX's default
+        backend for a tracer (where ``jit`` compiles) or a non-JAX input, with
+        ``"gpu"`` named ``"cuda"`` as in ``polyact bench --device cuda``."""
+        if self._cpu_array() is not False:
+            return None
+        jax = self.fw
+        devices = None if isinstance(x, jax.core.Tracer) else getattr(x, "devices", None)
+        if devices is None:
+            platform = jax.default_backend()
+        else:
+            platform = next(iter(devices())).platform
+        return _PLATFORMS.get(platform, platform)
 
     def _bare_check(self, spec: ActivationSpec) -> Any:
         # Eager calls on small arrays on a CPU-only JAX: NumPy reads the buffer in
