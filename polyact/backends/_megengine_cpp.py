@@ -35,8 +35,8 @@ MegEngine wheel's headers (``megbrain/custom/custom.h``) and loaded with
   +-inf or NaN. The runner adds no pass or host read of its own on eager
   calls (inside ``jit.trace`` the formula runs behind the runner's guard).
   Measured on 2 CPUs: 175-230 us per call of 8 to 1024 elements against
-  260-290 with the runner's check; no clear change at 1M and 16M, where the
-  runner's check was one sum.
+  typically 260-290 with the runner's check; no clear change at 1M and 16M,
+  where the runner's check was one sum.
 - Available where MegEngine's headers and a C++ compiler (``$CXX`` or ``c++``)
   are; trainable parameters get no gradient (``param_grads=False``).
 """
