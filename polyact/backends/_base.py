@@ -386,15 +386,20 @@ class Backend:
     def _picker(self, auto: Any) -> Callable[..., Callable[..., Any]]:
         """``pick(dtype, x, params)``: the impl an
         :class:`~polyact.selection.AutoKernel` chooses for input ``x`` of
-        ``dtype`` with ``params`` (backends add the device and the framework's
-        export/compile state)."""
-        live_param, numel = self._live_param, self._numel
+        ``dtype`` with ``params``, on the device :meth:`_device_of` names
+        (backends may add the framework's export/compile state)."""
+        live_param, numel, device_of = self._live_param, self._numel, self._device_of
 
         def pick(dt: str, x: Any, params: Mapping[str, Any]) -> Callable[..., Any]:
             live = any(live_param(v) for v in params.values()) if params else False
-            return auto.pick(dt, live=live, size=numel(x)).impl
+            return auto.pick(dt, device_of(x), live=live, size=numel(x)).impl
 
         return pick
+
+    def _device_of(self, x: Any) -> Optional[str]:
+        """The calibration table's device for a call on ``x`` (see
+        :func:`polyact._calibration.device_key`); None: the CPU's rankings."""
+        return None
 
     def _numel(self, x: Any) -> Optional[int]:
         """The number of elements of ``x`` (auto reads large inputs' rankings),

@@ -458,23 +458,14 @@ class JaxBackend(_base.Backend):
             t = self.__dict__["_cpu_array_type"] = self._array_type() if only_cpu else False
         return t
 
-    def _picker(self, auto: Any) -> Any:
-        # as the base picker, with the device: on a JAX that has a GPU, an
-        # array on it reads the GPU's rankings ("jax:cuda"), never the CPU's
-        live_param, numel, device_of = self._live_param, self._numel, self._device_of
-
-        def pick(dt: str, x: Any, params: Any) -> Any:
-            live = any(live_param(v) for v in params.values()) if params else False
-            return auto.pick(dt, device_of(x), live=live, size=numel(x)).impl
-
-        return pick
-
     def _device_of(self, x: Any) -> Optional[str]:
         """The calibration table's device for a call on ``x`` (see
-        :func:`polyact._calibration.device_key`): None on a CPU-only JAX;
-        otherwise the platform of the array's device, or of JAX's default
-        backend for a tracer (where ``jit`` compiles) or a non-JAX input, with
-        ``"gpu"`` named ``"cuda"`` as in ``polyact bench --device cuda``."""
+        :func:`polyact._calibration.device_key`), so that an array on a GPU
+        reads the GPU's rankings (``"jax:cuda"``), never the CPU's. None on a
+        CPU-only JAX; otherwise the platform of the array's device, or of
+        JAX's default backend for a tracer (where ``jit`` compiles) or a
+        non-JAX input, with ``"gpu"`` named ``"cuda"`` as in ``polyact bench
+        --device cuda``."""
         if self._cpu_array() is not False:
             return None
         jax = self.fw
