@@ -193,6 +193,34 @@ def test_native_kernels_match_the_full_guard_at_special_values(name):
     assert _same(y.detach(), want_y) and _same(g, want_g)
 
 
+@pytest.mark.parametrize("n", [5, 33, 1 << 12, (1 << 16) + 7])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_eager_finiteness_check(n, dtype):
+    """The eager CPU check that lets a kernel run without the guard (a sum, in
+    Python for a few elements): one special value anywhere (first, last, in
+    each SIMD lane and thread chunk) sends the call through the guard, which
+    puts the limit there; an all-finite input runs bare and gives the
+    formula's values."""
+    from polyact.backends import torch as tmod
+
+    base = torch.linspace(-4.0, 4.0, n, dtype=dtype)
+    f = pa.get_function("silu", "torch", kernel="native")
+    want = base * torch.sigmoid(base)
+    positions = sorted({0, n - 1, n // 2, *range(min(n, 17)), *range(max(0, n - 17), n)})
+    for i, pos in enumerate(positions):
+        special, limit = [(float("nan"), None), (float("inf"), float("inf")), (-float("inf"), 0.0)][i % 3]
+        x = base.clone()
+        x[pos] = special
+        assert tmod._finite_sum(x) is False, (pos, special)
+        assert tmod._finite_sum(x.reshape(1, -1).t()) is False  # a strided view alike
+        y = f(x)
+        assert torch.isnan(y[pos]) if limit is None else y[pos] == limit, (pos, y[pos])
+        keep = torch.arange(n) != pos
+        torch.testing.assert_close(y[keep], want[keep])
+    assert tmod._finite_sum(base) is True and tmod._finite_sum(base.requires_grad_(True)) is True
+    torch.testing.assert_close(f(base.detach()), want)
+
+
 def test_exact_native_ops_skip_the_guard(monkeypatch):
     """sigmoid and tanh are exact at +-inf and NaN on torch, forward and
     backward: their native kernels run bare on special inputs. relu's backward at
