@@ -727,7 +727,7 @@ def describe(name: str) -> str:
         lines.append(f"  note:       {n}")
     lines.append(
         "  kernels (at the default parameters; [auto] = what kernel='auto' picks for float32,"
-        " [auto >= 4M] for inputs of at least 4M elements, [auto on cuda] for CUDA tensors, [... training] for"
+        " [auto >= 4M] for inputs of at least 4M elements, [auto on cuda] on a CUDA GPU, [... training] for"
         " calls that take a gradient, where that differs):"
     )
     import sys
@@ -751,9 +751,9 @@ def describe(name: str) -> str:
                 from .selection import LARGE_FROM
 
                 big = auto_kernel(spec.name, bname, size=LARGE_FROM)
-                if bname == "torch":  # (the calibration table ranks a GPU's kernels apart)
+                if bname in ("torch", "jax"):  # (the calibration table ranks a GPU's kernels apart)
                     gpu = auto_kernel(spec.name, bname, "float32", "cuda")
-                    # (torch's calls tell whether their gradient is taken)
+                if bname == "torch":  # (torch's calls tell whether their gradient is taken)
                     train = auto_kernel(spec.name, bname, training=True)
                     gpu_train = auto_kernel(spec.name, bname, "float32", "cuda", training=True)
         except ActivationError as exc:  # e.g. a framework that fails to import

@@ -171,6 +171,8 @@ def test_auto_reads_the_rankings_of_the_arrays_device(monkeypatch):
     np.testing.assert_allclose(_np(y), _np(polyact.get_function("mish", "jax", kernel="composed")(x)), **TOL)
     f(x)  # an eager array on the CPU: the CPU's ranking
     assert picked[-1] == ("cpu", "fused")
+    jax_line = next(s for s in polyact.describe("mish").splitlines() if s.startswith("    jax "))
+    assert "composed [auto on cuda]" in jax_line, jax_line
 
 
 def _spy_resolve(resolve, picked):
