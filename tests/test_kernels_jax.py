@@ -150,7 +150,17 @@ def test_auto_reads_the_rankings_of_the_arrays_device(monkeypatch):
 
     monkeypatch.setattr(selection, "_ranking", ranking)
     monkeypatch.delenv("POLYACT_KERNEL", raising=False)
-    x = jnp.linspace(-2.0, 2.0, 8)
+    # shared selectors remember their picks: start with none, leave none made from this table
+    registry._auto_cache.clear()
+    try:
+        _device_rankings(b, x=jnp.linspace(-2.0, 2.0, 8), seen=seen, monkeypatch=monkeypatch)
+    finally:
+        registry._auto_cache.clear()
+
+
+def _device_rankings(b, x, seen, monkeypatch):
+    from polyact import selection
+
     assert b._device_of(x) is None  # a CPU-only JAX: every array is on the CPU
     monkeypatch.setitem(b.__dict__, "_cpu_array_type", False)  # as on a JAX that has a GPU
     assert b._device_of(x) == "cpu" and b._device_of(np.ones(3)) == "cpu"
