@@ -164,7 +164,12 @@ class Native:
     because it breaks the numerical contract (``note`` says how); a callable
     ``eligible(params) -> bool`` does so only for some parameter values.
     ``onnx=False`` when the framework's ONNX export of the op fails or breaks
-    the contract (the export mode then picks another kernel).
+    the contract (the export mode then picks another kernel). ``bound``: the op
+    meets the contract for inputs with ``|x| <= bound`` only (it overflows
+    beyond). On a backend that can check that cheaply (torch: eager CPU
+    tensors) a call whose whole input is within the bound runs the op as it
+    is, any other the op within the bound and the formula beyond; elsewhere
+    such an op is not eligible for ``auto``.
     """
 
     fn: Callable[..., Any]
@@ -172,6 +177,7 @@ class Native:
     eligible: Union[bool, Callable[[Mapping[str, Any]], bool]] = True
     note: str = ""
     onnx: bool = True
+    bound: Optional[float] = None
 
 
 @dataclass(frozen=True)

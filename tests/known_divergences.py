@@ -14,26 +14,6 @@ from typing import Any, Optional
 
 DIVERGENCES = [
     dict(
-        activation="gelu",
-        backend="torch",
-        kernel="native",
-        test="forward",
-        dtype=("float32", "bfloat16"),
-        cls=("large", "exhaustive"),
-        reason="torch's exact gelu returns inf at x = float32 max (the true value is finite) with "
-        "AVX-512; its AVX2 loop gives the finite value",
-        strict=False,
-    ),
-    dict(
-        activation="gelu_tanh",
-        backend="torch",
-        kernel="native",
-        test="gradient",
-        dtype=("float64", "float32", "bfloat16"),
-        cls=("large", "exhaustive"),
-        reason="torch's tanh gelu backward returns NaN once x^3 overflows",
-    ),
-    dict(
         activation="leaky_relu",
         backend="jax",
         kernel="native",
@@ -108,15 +88,6 @@ DIVERGENCES = [
         dtype="float64",
         cls=("normal", "small", "cancellation", "extremal"),
         reason="torch's hardsigmoid backward uses 1/6 rounded to float32 (0.16666667163 in float64)",
-    ),
-    dict(
-        activation="hard_swish",
-        backend="torch",
-        kernel="native",
-        test="forward",
-        dtype=("float64", "float32", "bfloat16"),
-        cls=("large", "exhaustive"),
-        reason="torch's hardswish overflows to inf for x near the float max (true value x)",
     ),
     dict(
         activation="hard_swish",

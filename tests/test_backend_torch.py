@@ -112,8 +112,8 @@ def test_function_form_takes_trainable_values_as_tensors():
 def test_native_kernel_is_auto_where_eligible():
     assert pa.get_activation("mish", backend="torch").kernel == "auto"
     assert pa.auto_kernel("mish", "torch") in ("native", "fused", "fast", "composed", "compiled")
-    assert pa.auto_kernel("gelu", "torch") != "native"  # native breaks the contract
-    assert pa.get_activation("gelu", backend="torch", kernel="native").kernel == "native"
+    assert pa.auto_kernel("celu", "torch") != "native"  # native breaks the contract
+    assert pa.get_activation("celu", backend="torch", kernel="native").kernel == "native"
 
 
 def test_cross_parameter_check_skips_traced_values():
@@ -166,6 +166,7 @@ def _guard_reference(name, x):
     spec = pa.get_spec(name)
     params = spec.bind(required_params(name))
     impl = pa.kernels(name, "torch")["native"].impl
+    impl = getattr(impl, "beyond", impl)  # an op correct up to a bound: the formula beyond it
     xg = x.clone().requires_grad_(True)
     y = tb._guarded(impl, xg, dict(params), tb._limits(spec, params))
     (g,) = torch.autograd.grad(y, xg, grad_outputs=torch.full_like(y, 0.5))
@@ -257,3 +258,42 @@ def test_exact_native_ops_skip_the_guard(monkeypatch):
     # the values at the specials: the limits
     y = pa.get_function("softplus", "torch", kernel="native")(x)
     assert y[0] == 0 and y[3] == float("inf")
+
+
+@pytest.mark.parametrize("name", ["gelu", "gelu_tanh", "hard_swish"])
+def test_native_ops_correct_up_to_a_bound(name, monkeypatch):
+    """torch's gelu, tanh gelu and hardswish overflow near the float maximum
+    (their specs give a bound): an eager CPU input within the bound runs the op
+    bare (its bits); one with an element beyond it runs the op within the bound
+    and the formula beyond (finite values and gradients), also with special
+    values, under autograd and for the fused kernel (whose forward keeps the
+    formula)."""
+    from polyact.backends import torch as tmod
+
+    spec = pa.get_spec(name)
+    bound = spec.native["torch"].bound
+    assert bound is not None and pa.kernels(name, "torch")["native"].eligible
+    f = pa.get_function(name, "torch", kernel="native")
+    composed = pa.get_function(name, "torch", kernel="composed")
+    op = spec.native["torch"].fn
+    x = torch.linspace(-8.0, 8.0, 1001)
+    assert torch.equal(f(x), op(torch, x))  # within: the op itself
+    assert tmod._within(x, bound) and not tmod._within(x.clone().fill_(float("nan")), bound)
+    guarded = []
+    real = tmod.backend._guarded
+    monkeypatch.setattr(tmod.backend, "_guarded", lambda *a: guarded.append(1) or real(*a))
+    big = torch.cat([x, torch.tensor([3e38, -3e38, 2 * bound, float("inf"), -float("inf"), float("nan")])])
+    xg = big.clone().requires_grad_(True)
+    y = f(xg)
+    (g,) = torch.autograd.grad(y.sum(), xg)
+    assert guarded == [1]
+    want_y, want_g = composed(big[-6:]), None
+    xc = big[-6:].clone().requires_grad_(True)
+    (want_g,) = torch.autograd.grad(composed(xc).sum(), xc)
+    assert torch.equal(y[:-6].detach(), op(torch, x))  # the op's bits within the bound
+    torch.testing.assert_close(y[-6:].detach(), want_y, equal_nan=True)  # the formula beyond
+    assert torch.isfinite(y[-6:-3]).all() and torch.isfinite(g[:-1]).all() and torch.isnan(g[-1])
+    torch.testing.assert_close(g[-6:], want_g, equal_nan=True)
+    # fused keeps the formula forward (the op would overflow inside its blocks)
+    fused = pa.get_function(name, "torch", kernel="fused")
+    assert torch.isfinite(fused(big[-6:-3])).all()

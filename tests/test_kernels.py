@@ -71,7 +71,8 @@ def test_flags_read_as_words():
 # ----------------------------------------------------------------- auto
 def test_auto_fallback_order_without_calibration(no_calibration):
     assert pa.auto_kernel("mish", "torch") == "native"  # meets the contract
-    assert pa.auto_kernel("gelu", "torch") == "fused"  # torch's gelu does not
+    assert pa.auto_kernel("celu", "torch") == "fused"  # torch's celu does not
+    assert pa.auto_kernel("gelu", "torch") == "native"  # torch's gelu does up to a bound
     assert pa.auto_kernel("aria2", "torch") == "fused"  # no native op
     assert pa.auto_kernel("mish", "numpy") == "fast"  # no fused kernel on NumPy
 
@@ -91,7 +92,7 @@ def test_auto_follows_the_calibration_ranking(monkeypatch):
         selection, "_ranking", lambda b, d, n, large=False, device=None, grad=False: ("native", "composed")
     )
     assert (
-        pa.auto_kernel("gelu", "torch") == "composed"
+        pa.auto_kernel("celu", "torch") == "composed"
     )  # a ranked kernel that breaks the contract is skipped
 
 

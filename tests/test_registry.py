@@ -134,14 +134,17 @@ def test_describe_shows_formula_params_references_and_kernels():
     jax_line = next(
         line for line in g.replace("(not installed) ", "").splitlines() if line.startswith("    jax ")
     )
-    # torch's gelu is not eligible; jax's is (auto may pick it: "native [auto],")
-    assert "native (not auto" in torch_line
+    # torch's gelu is eligible up to a bound, jax's always (auto may pick them: "native [auto],")
+    assert "native" in torch_line and "native (not auto" not in torch_line
     assert jax_line.startswith("    jax        native") and "native (not auto" not in jax_line
+    c = pa.describe("celu")
+    torch_line = next(line for line in c.splitlines() if line.startswith("    torch "))
+    assert "native (not auto" in torch_line  # torch's celu is not eligible
     if "torch" not in pa.available_backends():
         return
     pa.get_backend("torch").fw  # noqa: B018  (imports torch)
-    g = pa.describe("gelu")  # loaded: the real kernels and auto's pick
-    torch_line = next(line for line in g.splitlines() if line.startswith("    torch "))
+    c = pa.describe("celu")  # loaded: the real kernels and auto's pick
+    torch_line = next(line for line in c.splitlines() if line.startswith("    torch "))
     assert "native (not auto" in torch_line and "[auto]" in torch_line and "fused" in torch_line
 
 

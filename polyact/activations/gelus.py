@@ -54,8 +54,9 @@ def _laplace_grad(x, ops, mu, sigma):
     native={
         "torch": Native(
             lambda t, x: t.nn.functional.gelu(x, approximate="none"),
-            eligible=False,
-            note="torch's exact gelu overflows to inf at x = float32 max (true value is finite)",
+            bound=1e38,
+            note="torch's exact gelu overflows to inf near x = float32 max (true value is finite): "
+            "inputs beyond +-1e38 take the formula",
         ),
         "jax": lambda j, x: j.nn.gelu(x, approximate=False),
         "megengine": Native(
@@ -85,8 +86,9 @@ def gelu(x, ops):
     native={
         "torch": Native(
             lambda t, x: t.nn.functional.gelu(x, approximate="tanh"),
-            eligible=False,
-            note="torch's tanh gelu has NaN gradients once x^3 overflows (|x| >= ~1e13 in float32)",
+            bound=1e12,
+            note="torch's tanh gelu has NaN gradients once x^3 overflows (|x| >= ~1e13 in float32): "
+            "inputs beyond +-1e12 take the formula",
         ),
         "jax": Native(
             lambda j, x: j.nn.gelu(x, approximate=True),

@@ -246,8 +246,9 @@ def hard_sigmoid(x, ops):
         "torch": Native(
             lambda t, x: t.nn.functional.hardswish(x),
             inplace=lambda t, x: t.nn.functional.hardswish(x, inplace=True),
-            eligible=False,
-            note="torch's hardswish overflows to inf for x near the float max (true value x)",
+            bound=1e37,
+            note="torch's hardswish overflows to inf for x near the float max (true value x): "
+            "inputs beyond +-1e37 take the formula",
         ),
         "jax": Native(
             lambda j, x: j.nn.hard_swish(x),

@@ -240,9 +240,11 @@ class Backend:
         # lazy import (torch.compile traces it without graph breaks)
         fw, ops = self.fw, self.ops
         native = spec.native.get(self.name)
+        bounded = native is not None and native.bound is not None
         if native is not None:
             nfn = native.fn
-            nin = native.inplace
+            # an op correct up to a bound: no in-place variant (it would skip the check)
+            nin = None if bounded else native.inplace
 
             def native_impl(x: Any, **p: Any) -> Any:
                 return nfn(fw, x, **p)
@@ -259,7 +261,7 @@ class Backend:
                 "native",
                 native_impl,
                 inplace=inplace,
-                eligible=native.eligible,
+                eligible=native.eligible if not bounded or self.checks_bounds else False,
                 note=native.note,
                 onnx=native.onnx,
             )
@@ -269,6 +271,22 @@ class Backend:
             return fn(x, ops, **p)
 
         out["composed"] = Kernel("composed", self.name, "composed", composed)
+        if bounded and self.checks_bounds:
+            # the runner's eager check runs the op bare where the whole input is
+            # within the bound; every call that takes the guard (beyond the bound,
+            # special values, compiling, exporting, a GPU) runs ``beyond``: the op
+            # within the bound (on the input with the rest set to 0, so that its
+            # gradient there stays finite), the formula outside
+            b = float(native.bound)  # type: ignore[union-attr,arg-type]
+            where, absolute = ops.where, ops.abs
+
+            def beyond(x: Any, **p: Any) -> Any:
+                inside = absolute(x) <= b
+                y = nfn(fw, where(inside, x, x * 0.0), **p)
+                return where(inside, y, fn(x, ops, **p))
+
+            native_impl.bound = b  # type: ignore[attr-defined]
+            native_impl.beyond = beyond  # type: ignore[attr-defined]
         if spec.fast is not None:
             fast = spec.fast
 
@@ -365,7 +383,7 @@ class Backend:
             if plain and not params and dt not in HALF:
                 xc = layout(x)
                 if guard and not runs_bare(xc, impl, params):
-                    return backend._guarded(impl, xc, {}, limits_of(spec, params))
+                    return backend._guarded(getattr(impl, "beyond", impl), xc, {}, limits_of(spec, params))
                 return impl(xc)
             if gated:  # one message on every backend and kernel (natives raise their own)
                 _check_even(tuple(x.shape), params["axis"])
@@ -376,7 +394,7 @@ class Backend:
             if noise is not None and rng is not None:
                 p["noise"] = draw(noise, xc, rng)
             if guard and not runs_bare(xc, impl, params):
-                y = backend._guarded(impl, xc, p, limits_of(spec, params))
+                y = backend._guarded(getattr(impl, "beyond", impl), xc, p, limits_of(spec, params))
             else:
                 y = impl(xc, **p)
             return demote(y, dt) if dt in HALF else y
@@ -425,6 +443,9 @@ class Backend:
 
     #: whether kernels run behind the special-value guard (see :mod:`polyact._limits`)
     guard_specials: bool = True
+    #: whether eager calls can check that an input is within a native op's
+    #: ``bound`` (:class:`~polyact.spec.Native`); else such ops are not eligible
+    checks_bounds: bool = False
 
     def _all_finite(self, x: Any) -> bool:
         """A cheap eager check that every element of ``x`` is finite (then the

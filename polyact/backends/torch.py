@@ -218,6 +218,15 @@ def _finite_sum(x: Any) -> bool:
     return math.isfinite((x.detach() if x.requires_grad else x).sum().item())
 
 
+def _within(x: Any, bound: float) -> bool:
+    """Whether every element of an eager CPU tensor lies in [-bound, bound] (so
+    none is NaN or infinite): one pass, ``Tensor.aminmax``."""
+    if x.numel() == 0:
+        return True
+    lo, hi = (x.detach() if x.requires_grad else x).aminmax()
+    return -bound <= lo.item() and hi.item() <= bound
+
+
 def _fill(torch: Any, x: Any, neg: float, pos: float) -> Any:
     """``neg`` where x < 0, ``pos`` where x > 0, NaN elsewhere (x NaN)."""
     out = torch.where(x < 0, torch.full_like(x, neg), torch.full_like(x, float("nan")))
@@ -296,7 +305,7 @@ def _native_forward(torch: Any, spec: ActivationSpec, names: Tuple[str, ...]) ->
     for which the op is eligible for ``kernel="auto"``; traced code keeps the
     formula, which inductor fuses), or None where the spec has no such op."""
     native = spec.native.get(NAME)
-    if native is None or native.eligible is False:
+    if native is None or native.eligible is False or native.bound is not None:
         return None
     eligible = native.eligible
     verdicts: Dict[Tuple[Any, ...], bool] = {}
@@ -389,6 +398,7 @@ class TorchBackend(_base.Backend):
     framework = "torch"
     install = "pip install torch"
     default_channel_axis = 1
+    checks_bounds = True
 
     def _import(self) -> Any:
         t = super()._import()
@@ -631,6 +641,9 @@ class TorchBackend(_base.Backend):
         native = self.builtin_kernels(spec).get("native")
         # (not for noise-driven activations: their training calls pass the noise too)
         native_impl = native.impl if native is not None and spec.noise is None else None
+        # an op correct up to a bound (gelu's overflow near the float maximum): its
+        # eager CPU calls run it where the input's minimum and maximum are within
+        bound = getattr(native_impl, "bound", None)
         t, mode, plain = self.fw, self._mode, _base.plain_values
         grad_enabled = t.is_grad_enabled
         # per dtype and parameter values: 0 guard, 1 bare without autograd, 2 bare
@@ -644,6 +657,8 @@ class TorchBackend(_base.Backend):
                 return False
             cpu = x.is_cpu
             if impl is native_impl:
+                if bound is not None:
+                    return cpu and _within(x, bound)
                 dev = x.dtype if cpu else (x.dtype, x.device)  # a GPU's op is probed on it
                 key = (dev, *params.values()) if params else dev
                 try:
