@@ -104,3 +104,36 @@ def test_compiled_kernel_meets_the_contract(name, params):
             for i in np.flatnonzero(~ok[sl])[:3]:
                 bad.append(f"{what} {cls}: x={float(xf[sl][i])!r} got={float(v[sl][i])!r}")
     assert not bad, f"{name}{check.param_id(params)} compiled:\n" + "\n".join(bad)
+
+
+@pytest.mark.skipif(
+    not polyact.kernels("relu", "torch")["compiled"].supports(DTYPE), reason="no C++ compiler"
+)
+def test_erfc_under_compile():
+    """Traced erfc: in float32 the vectorisable fit (inductor's own erfc is scalar),
+    within 8 ULPs of erfc of the float32 input plus 2 x^2 ULPs (the rounding of
+    x^2 inside exp, as in any float32 exp(-x^2)), with the exact derivative
+    -2/sqrt(pi) exp(-x^2) and the limits 2, 0 and NaN at -inf, inf and NaN; in
+    float64 the exact op (the fit would be 1e9 ULPs off)."""
+    import math
+
+    ops = polyact.get_backend("torch").ops
+    f = torch.compile(lambda v: ops.erfc(v), dynamic=False)
+    grid = np.concatenate([np.linspace(-6.0, 10.0, 20001), [-0.0, 0.0, 1e-30, -1e-30, 9.9, 10.4, 30.0, 1e30]])
+    x = torch.tensor(grid, dtype=torch.float32, requires_grad=True)
+    y = f(x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    xd = x.detach().double().numpy()
+    ref = np.array([math.erfc(v) for v in xd])
+    dref = -2.0 / math.sqrt(math.pi) * np.exp(-xd * xd)
+    ulp32 = np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    within = (8 + 2 * np.minimum(xd * xd, 110.0)) * ulp32 + 1e-44
+    assert np.all(np.abs(y.detach().double().numpy() - ref) <= within)
+    dulp = np.spacing(np.abs(dref).astype(np.float32)).astype(np.float64)
+    assert np.all(np.abs(g.double().numpy() - dref) <= (2 + 2 * np.minimum(xd * xd, 110.0)) * dulp + 1e-44)
+    special = f(torch.tensor([-math.inf, math.inf, math.nan]))
+    assert special[0].item() == 2.0 and special[1].item() == 0.0 and math.isnan(special[2].item())
+    x64 = torch.tensor(np.linspace(-6.0, 26.0, 4001))
+    y64 = torch.compile(lambda v: ops.erfc(v), dynamic=False)(x64).numpy()
+    ref64 = np.array([math.erfc(v) for v in x64.numpy()])
+    assert np.all(np.abs(y64 - ref64) <= 4 * np.spacing(np.abs(ref64)) + 1e-320)
