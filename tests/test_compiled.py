@@ -137,3 +137,35 @@ def test_erfc_under_compile():
     y64 = torch.compile(lambda v: ops.erfc(v), dynamic=False)(x64).numpy()
     ref64 = np.array([math.erfc(v) for v in x64.numpy()])
     assert np.all(np.abs(y64 - ref64) <= 4 * np.spacing(np.abs(ref64)) + 1e-320)
+
+
+@pytest.mark.skipif(
+    not polyact.kernels("relu", "torch")["compiled"].supports(DTYPE), reason="no C++ compiler"
+)
+def test_compiled_loop_reports_finiteness(monkeypatch):
+    """Eager CPU calls without parameters skip the guard's separate finiteness
+    pass: the compiled loop returns the flag with the values. Inputs with NaN or
+    +-inf still get the limits, values and gradients (gelu: 0 and +inf, slopes 0
+    and 1), through the guard."""
+    import math
+
+    import polyact.backends.torch as pt
+
+    def no_pass(x):
+        raise AssertionError("separate finiteness pass")
+
+    monkeypatch.setattr(pt, "_finite_sum", no_pass)
+    f = polyact.get_function("gelu", "torch", kernel="compiled")
+    xs = [-math.inf, -3.0, 0.5, math.inf, math.nan] + [0.25] * 40
+    x = torch.tensor(xs, requires_grad=True)
+    y = f(x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert y[0].item() == 0.0 and y[3].item() == math.inf and math.isnan(y[4].item())
+    assert g[0].item() == 0.0 and g[3].item() == 1.0 and math.isnan(g[4].item())
+    xf = torch.tensor([-3.0, 0.5, 0.25], requires_grad=True)
+    yf = f(xf)
+    (gf,) = torch.autograd.grad(yf.sum(), xf)
+    want = [0.5 * v * math.erfc(-v / math.sqrt(2.0)) for v in (-3.0, 0.5, 0.25)]
+    assert np.allclose(yf.detach().numpy(), want, rtol=1e-6, atol=0)
+    assert np.allclose(y[[1, 2, 5]].detach().numpy(), yf.detach().numpy(), rtol=1e-6, atol=0)
+    assert np.allclose(g[[1, 2, 5]].numpy(), gf.numpy(), rtol=1e-6, atol=0)

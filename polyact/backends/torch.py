@@ -9,6 +9,7 @@ accept ``inplace=True`` where a native in-place kernel exists.
 from __future__ import annotations
 
 import math
+import types
 import warnings
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -289,6 +290,18 @@ def _within(x: Any, bound: float) -> bool:
         return True
     lo, hi = (x.detach() if x.requires_grad else x).aminmax()
     return -bound <= lo.item() and hi.item() <= bound
+
+
+def _flagged(torch: Any, formula: Any, name: str) -> Any:
+    """``f(x, ops, **p) = (formula(x, ops, **p), isfinite(x).all())`` for
+    torch.compile, as a code object of its own per activation: dynamo keeps a
+    cache (of 8 entries) per code object, which one shared wrapper would fill."""
+
+    def flagged(x: Any, ops: Any, **p: Any) -> Any:
+        return formula(x, ops, **p), torch.isfinite(x).all()
+
+    code = flagged.__code__.replace(co_name=f"compiled_{name}")
+    return types.FunctionType(code, flagged.__globals__, code.co_name, None, flagged.__closure__)
 
 
 def _fill(torch: Any, x: Any, neg: float, pos: float) -> Any:
@@ -626,14 +639,13 @@ class TorchBackend(_base.Backend):
             # kernel table is built: describe, the docs and eager users skip it)
             made: List[Any] = []
             is_compiling = t.compiler.is_compiling
+            backend = self
 
-            def compiled_impl(x: Any, **p: Any) -> Any:
-                if is_compiling():
-                    # inside an outer torch.compile the formula is traced inline (a
-                    # warnings scope would be a graph break)
-                    return formula(x, ops, **p)
+            def run(x: Any, p: Mapping[str, Any]) -> Any:
+                """(formula(x), whether every element of x is finite), both from
+                one generated loop: the finiteness check costs no extra read."""
                 if not made:
-                    made.append(t.compile(formula, dynamic=None))
+                    made.append(t.compile(_flagged(t, formula, spec.name), dynamic=None))
                 compiled = made[0]
                 # dynamo reads .grad of its inputs while wrapping them, which warns
                 # for the guard's masked copy (a non-leaf): nothing is wrong there
@@ -642,6 +654,29 @@ class TorchBackend(_base.Backend):
                         "ignore", message="The .grad attribute of a Tensor that is not a leaf"
                     )
                     return compiled(x, ops, **p)
+
+            def compiled_beyond(x: Any, **p: Any) -> Any:
+                # what the special-value guard runs (on its masked copy)
+                if is_compiling():
+                    # inside an outer torch.compile the formula is traced inline (a
+                    # warnings scope would be a graph break)
+                    return formula(x, ops, **p)
+                return run(x, p)[0]
+
+            def compiled_impl(x: Any, **p: Any) -> Any:
+                if is_compiling():
+                    return formula(x, ops, **p)
+                y, finite = run(x, p)
+                # eager CPU calls without parameters come here unguarded (see
+                # _bare_check): the loop's own finiteness flag sends the few with
+                # NaN or +-inf through the guard (a GPU's flag is not read back)
+                if not x.is_cpu or finite.item():
+                    return y
+                lim = _base.limits_for(spec, p, backend._concrete)
+                return backend._guarded(compiled_beyond, x, p, lim)
+
+            compiled_impl.beyond = compiled_beyond  # type: ignore[attr-defined]
+            compiled_impl.checks_finite = True  # type: ignore[attr-defined]
 
             k = Kernel(
                 "compiled",
@@ -737,6 +772,8 @@ class TorchBackend(_base.Backend):
                         ok = exact[key] = (2 if bwd else 1) if fwd else 0
                 if ok and (ok == 2 or not (x.requires_grad and grad_enabled())):
                     return True
+            if cpu and not params and getattr(impl, "checks_finite", False):
+                return True  # the compiled kernel: its loop reports finiteness itself
             # on a GPU, reading the finiteness back would wait for the device on every call
             return _finite_sum(x) if cpu else False
 
