@@ -36,33 +36,9 @@ def _expm1_onnx(t: Any, x: Any) -> Any:
     return t.where(t.abs(x) < 0.5, 2.0 * h / (1.0 - h), t.exp(x) - 1.0)
 
 
-def _erfc_onnx(t: Any, x: Any) -> Any:
-    """erfc from ops every ONNX exporter knows (no erfc in ONNX): 1 - erf(x)
-    below x = 1/2 (no cancellation there); above, the Chebyshev fit of
-    exp(x^2) erfc(x) in t = 1 / (1 + x/2) of Press et al., Numerical Recipes
-    (2nd ed., section 6.2), fractional error below 1.2e-7."""
-    z = t.clamp(x, min=0.5, max=10.5)  # erfc(10.5) < 1e-48 rounds to 0 in float32
-    u = 1.0 / (1.0 + 0.5 * z)
-    poly = 0.17087277
-    for c in (
-        -0.82215223,
-        1.48851587,
-        -1.13520398,
-        0.27886807,
-        -0.18628806,
-        0.09678418,
-        0.37409196,
-        1.00002368,
-    ):
-        poly = c + u * poly
-    # exp(-z^2) as exp(-zh^2) exp(-(z - zh)(z + zh)): zh has at most 16 bits, so
-    # zh^2 is exact and the rounding of z^2 (100 ULPs at z = 8) is gone
-    zh = t.floor(z * 16.0) / 16.0
-    tail = u * t.exp(-zh * zh) * t.exp(-(z - zh) * (z + zh) - 1.26551223 + u * poly)
-    return t.where(x < 0.5, 1.0 - t.special.erf(x), tail)
-
-
-#: the coefficients of that fit, innermost first
+#: the Chebyshev fit of log(exp(x^2) erfc(x) / u) in u = 1 / (1 + x/2), x >= 0,
+#: of Press et al., Numerical Recipes (2nd ed., section 6.2): fractional error
+#: below 1.2e-7; coefficients from the highest power down
 _NR_ERFC = (
     0.17087277,
     -0.82215223,
@@ -75,6 +51,28 @@ _NR_ERFC = (
     1.00002368,
     -1.26551223,
 )
+
+
+def _nr_exponent(u: Any) -> Any:
+    """The fit's polynomial: erfc(x) = u exp(-x^2 + _nr_exponent(u))."""
+    poly = _NR_ERFC[0]
+    for c in _NR_ERFC[1:]:
+        poly = c + u * poly
+    return poly
+
+
+def _erfc_onnx(t: Any, x: Any) -> Any:
+    """erfc from ops every ONNX exporter knows (no erfc in ONNX): 1 - erf(x)
+    below x = 1/2 (no cancellation there); above, the fit (:data:`_NR_ERFC`)."""
+    z = t.clamp(x, min=0.5, max=10.5)  # erfc(10.5) < 1e-48 rounds to 0 in float32
+    u = 1.0 / (1.0 + 0.5 * z)
+    # exp(-z^2) as exp(-zh^2) exp(-(z - zh)(z + zh)): zh has at most 16 bits, so
+    # zh^2 is exact and the rounding of z^2 (100 ULPs at z = 8) is gone
+    zh = t.floor(z * 16.0) / 16.0
+    tail = u * t.exp(-zh * zh) * t.exp(_nr_exponent(u) - (z - zh) * (z + zh))
+    return t.where(x < 0.5, 1.0 - t.special.erf(x), tail)
+
+
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _FAST_ERFC: Any = None
 
@@ -84,9 +82,9 @@ def _fast_erfc_function(torch: Any) -> Any:
     CPU (it calls the scalar one per element: the compiled exact gelu ran 1.9x
     torch's own op); this is one exp and a polynomial, which it vectorises:
     erfc(a) = u exp(-a^2 + P(u)), u = 1 / (1 + a/2), for a = |x| (the fit of
-    Press et al., Numerical Recipes, 2nd ed., section 6.2: fractional error
-    below 1.2e-7 at every a >= 0, so the tail keeps its digits), 2 - erfc(|x|)
-    for x < 0. Within 8 ULPs (its float32 evaluation near a = 0) up to the rounding of a^2 in the exponent (2 a^2
+    :data:`_NR_ERFC`, fractional error below 1.2e-7 at every a >= 0, so the
+    tail keeps its digits), 2 - erfc(|x|) for x < 0. Within 8 ULPs (its float32
+    evaluation near a = 0) up to the rounding of a^2 in the exponent (2 a^2
     ULPs more, as any float32 exp(-a^2) has; the exact form's second exp would
     cost a quarter of the gelu kernel). The backward is the exact derivative
     -2/sqrt(pi) exp(-x^2), not the fit's."""
@@ -102,10 +100,7 @@ def _fast_erfc_function(torch: Any) -> Any:
             # beyond 10.5, exp underflows to 0 as erfc does in float32; NaN stays NaN
             a = torch.clamp(torch.abs(x), max=10.5)
             u = 1.0 / (1.0 + 0.5 * a)
-            poly = _NR_ERFC[0]
-            for c in _NR_ERFC[1:]:
-                poly = c + u * poly
-            e = u * torch.exp(poly - a * a)
+            e = u * torch.exp(_nr_exponent(u) - a * a)
             return torch.where(x < 0, 2.0 - e, e)
 
         @staticmethod
