@@ -85,9 +85,9 @@ def _fast_erfc_function(torch: Any) -> Any:
     :data:`_NR_ERFC`, fractional error below 1.2e-7 at every a >= 0, so the
     tail keeps its digits), 2 - erfc(|x|) for x < 0. Within 8 ULPs (its float32
     evaluation near a = 0) up to the rounding of a^2 in the exponent (2 a^2
-    ULPs more, as any float32 exp(-a^2) has; the exact form's second exp would
-    cost a quarter of the gelu kernel). The backward is the exact derivative
-    -2/sqrt(pi) exp(-x^2), not the fit's."""
+    ULPs more, as any float32 exp(-a^2) has; the exact form's second exp made
+    compiled gelu a tenth slower: 31.5 against 28.6 ms at 16M elements). The
+    backward is the exact derivative -2/sqrt(pi) exp(-x^2), not the fit's."""
     global _FAST_ERFC
     if _FAST_ERFC is not None:
         return _FAST_ERFC
