@@ -33,7 +33,7 @@ import numpy as np
 
 from ._numerics import FORMATS, round_array
 
-__all__ = ["cache_dir", "fingerprint", "reference"]
+__all__ = ["cache_dir", "fingerprint", "reference", "reference_at_zero"]
 
 #: bump when the way references are computed changes (invalidates every entry)
 VERSION = 6
@@ -152,6 +152,27 @@ def reference(
         except OSError:
             pass
     return out
+
+
+def reference_at_zero(
+    spec: Any,
+    params: Optional[Mapping[str, Any]],
+    x: Any,
+    ref: np.ndarray,
+    sub: np.ndarray,
+    dtype: str,
+    what: str,
+) -> np.ndarray:
+    """``ref`` (the reference at ``x``) with the entries where ``sub`` is true
+    replaced by the reference at the zero of ``x``'s sign there: the values of a
+    backend that reads subnormal inputs as zero. Only the two zeros are
+    evaluated (a reference of the whole grid with its subnormals zeroed would be
+    a new grid to compute: 65536 points for an exhaustive sweep)."""
+    x = np.asarray(x)
+    zeros = reference(spec, params, np.asarray([0.0, -0.0]).astype(x.dtype), dtype, what)
+    with np.errstate(invalid="ignore"):  # NaN payloads of 16-bit types
+        neg = np.signbit(x.astype(np.float64))
+    return np.where(sub, np.where(neg, zeros[1], zeros[0]), ref)
 
 
 def _exact(spec: Any, params: Dict[str, Any], x: np.ndarray, what: str) -> Any:

@@ -19,7 +19,7 @@ import numpy as np
 from . import registry
 from ._inputs import GRID_CLASSES, HALF, away_from_kinks, input_set
 from ._numerics import FORMATS, goal, ulp_error, within_contract
-from ._refcache import reference
+from ._refcache import reference, reference_at_zero
 
 __all__ = [
     "WHATS",
@@ -194,9 +194,9 @@ def run_case(case: Case, fn: Optional[Callable[[Any], Any]] = None) -> Result:
         # a signed zero there, and is measured as one where the result is its value
         sub = (xf != 0) & (np.abs(xf) < FORMATS[case.dtype].tiny)
         if sub.any():
-            x0 = np.where(sub, np.copysign(0.0, xf), xf).astype(x.dtype)
-            ref0 = reference(spec, params, x0, case.dtype, "grad" if grad else "value")
-            as_zero = sub & within_contract(y, ref0, x0.astype(np.float64), case.dtype, grad=grad)
+            x0 = np.where(sub, np.copysign(0.0, xf), xf)
+            ref0 = reference_at_zero(spec, params, x, ref, sub, case.dtype, "grad" if grad else "value")
+            as_zero = sub & within_contract(y, ref0, x0, case.dtype, grad=grad)
             ok |= as_zero
             with np.errstate(invalid="ignore"):
                 err = np.where(as_zero, np.fmin(err, ulp_error(y, ref0, case.dtype)), err)

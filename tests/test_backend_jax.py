@@ -251,46 +251,8 @@ def test_gelu_is_the_exact_erf_form():
     np.testing.assert_allclose(y, [-8.0 * 0.5 * math.erfc(8.0 / math.sqrt(2.0))], rtol=1e-5)
 
 
-# --------------------------------------------------------------------------- transformations
-@pytest.mark.parametrize("name,kernel", _kernel_cases(STATELESS))
-def test_jit_grad_vmap(name, kernel):
-    """jit, vmap (of rows and of a batch), grad, vmap of grad and get_function,
-    each traced inside ONE jitted computation per case (one compilation: they
-    used to be six, most of this module's time), against the eager values and
-    gradient (the backend's value_and_grad, an eager jax.vjp); eager vmap of grad
-    outside it."""
-    act = evaluation(make_act(name, "jax", kernel=kernel))
-    f = make_fn(name, "jax", kernel=kernel)
-    x = jnp.asarray(X, dtype=jnp.float32)
-    xb = jnp.stack([x, -x, 2 * x])
-    eager = _np(act(x))
-    y_backend, g_backend = B.value_and_grad(act, x)  # eager jax.vjp: the grad of the sum
-    g_eager = _np(g_backend)
-    np.testing.assert_allclose(_np(y_backend), eager, rtol=1e-6, atol=1e-7)
-    assert np.all(np.isfinite(g_eager[np.isfinite(eager)])), name  # inside the domain
-
-    def traced(v, vb):
-        return {
-            "jit": act(v),
-            "vmap": jax.vmap(act)(v),
-            "vmap_batch": jax.vmap(act)(vb),
-            "batch": act(vb),
-            "grad": jax.grad(lambda u: act(u).sum())(v),
-            "vmap_grad": jax.vmap(jax.grad(act))(v),
-            "get_function": f(v),
-        }
-
-    out = {k: _np(v) for k, v in jax.jit(traced)(x, xb).items()}
-    for k in ("jit", "vmap", "get_function"):
-        np.testing.assert_allclose(out[k], eager, rtol=1e-6, atol=1e-7, err_msg=k)
-    np.testing.assert_allclose(out["vmap_batch"], out["batch"], rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(out["batch"][0], eager, rtol=1e-6, atol=1e-7)
-    for k in ("grad", "vmap_grad"):
-        np.testing.assert_allclose(out[k], g_eager, rtol=1e-5, atol=1e-6, err_msg=k)
-    # eager vmap of grad: batch tracers without jit
-    np.testing.assert_allclose(_np(jax.vmap(jax.grad(act))(x)), g_eager, rtol=1e-5, atol=1e-6)
-
-
+# --------------------------------------------------------------------------- gradients
+# (every kernel and module under jit, grad and vmap: tests/test_kernels_jax.py)
 @pytest.mark.parametrize("name", STATELESS)
 def test_float64_gradient_matches_finite_difference(name):
     spec = polyact.get_spec(name)

@@ -1,7 +1,17 @@
-"""Every JAX kernel of every element-wise activation under the transformations:
-``jax.jit``, ``jax.grad`` (of the sum) and ``jax.vmap`` give the eager values;
-fused, native and compiled kernels keep exactly one input-sized residual for
-backward (composed ones at least that) and agree with the composed kernel.
+"""Every JAX kernel of every element-wise activation under the transformations,
+in one test per activation (one shape, and one jitted computation for all its
+kernels: JAX compiles per function and shape, and these checks used to be three
+tests with three shapes, a sixth of the main suite's time):
+
+- eager: ``vmap`` and ``grad`` (of the sum) give the bits of the plain call and
+  of the backend's ``value_and_grad`` (an eager ``jax.vjp``);
+- under ``jit``: the values, the gradient, ``vmap`` of ``grad`` per row, the
+  module on a batch and ``vmap`` of it give the eager values and gradients
+  within a few ULP (XLA fuses), and the values and gradients meet the contract
+  against the reference (special values included);
+- fused, native and compiled kernels keep exactly one input-sized residual for
+  backward (composed ones at least that), and fused agrees with composed.
+
 Stochastic activations run in evaluation mode (plain functions default to it)."""
 
 from __future__ import annotations
@@ -10,15 +20,21 @@ import numpy as np
 import pytest
 
 import polyact
+from polyact._inputs import away_from_kinks
+from polyact._numerics import within_contract
+from polyact._refcache import reference
 
-from .conftest import make_fn, required_params
+from .conftest import evaluation, make_act, make_fn, required_params
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 ELEMENTWISE = [n for n in polyact.list_activations() if polyact.get_spec(n).elementwise]
-# one fixed shape (compilations are reused) that avoids the usual kinks (0, +-0.5, +-1)
+# one fixed shape (compilations are reused) that avoids the usual kinks (0, +-0.5, +-1); XS has
+# the special values (and 0) in its last row
 X = np.linspace(-3.7, 3.3, 32).reshape(4, 8)
+XS = X.copy()
+XS[3, 4:] = [np.inf, -np.inf, np.nan, 0.0]
 TOL = {"rtol": 2e-5, "atol": 1e-6, "equal_nan": True}
 
 
@@ -30,29 +46,66 @@ def _np(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+def _bits(a) -> bytes:
+    return np.ascontiguousarray(np.asarray(a)).tobytes()
+
+
 def _input_sized(vjp, shape) -> int:
     """How many arrays of ``shape`` a VJP closure keeps for backward."""
     return sum(1 for leaf in jax.tree_util.tree_leaves(vjp) if getattr(leaf, "shape", None) == shape)
 
 
+def _within_contract(name, kernel, got, what) -> None:
+    """``got`` (at XS, float32) within the contract of the reference; gradients away
+    from the kinks. Kernels not eligible for auto (known to break the contract,
+    reported by the consistency matrix) are only run."""
+    spec = polyact.get_spec(name)
+    params = required_params(name)
+    if not polyact.kernels(name, "jax")[kernel].eligible_for(spec.bind(params)):
+        return
+    x = XS.astype(np.float32).reshape(-1)
+    xf = x.astype(np.float64)
+    ref = reference(spec, params, x, "float32", what)
+    keep = away_from_kinks(xf, spec.kink_points(spec.bind(params))) if what == "grad" else xf == xf
+    keep |= np.isnan(xf)
+    got = _np(got).reshape(-1)
+    ok = within_contract(got[keep], ref[keep], xf[keep], "float32", grad=what == "grad")
+    assert ok.all(), f"{kernel} {what} under jit: x={xf[keep][~ok]} got={got[keep][~ok]} ref={ref[keep][~ok]}"
+
+
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_kernels_under_jit_grad_vmap(name):
-    """Per activation (compilations are shared): every kernel under jit of vmap
-    of grad gives its eager values and gradients; fused keeps one input-sized
-    residual and agrees with composed."""
-    x = jnp.asarray(X, dtype=jnp.float32)
+    """Per activation (compilations are shared): every kernel eagerly under vmap and
+    grad, and under jit of grad, of vmap of grad and of vmap of a batch (see the
+    module docstring)."""
+    B = polyact.get_backend("jax")
+    x = jnp.asarray(XS, dtype=jnp.float32)
+    xb = jnp.stack([x, -x, 2 * x])
+    stateless = not polyact.get_spec(name).trainable
     fns = {k: make_fn(name, "jax", kernel=k) for k in polyact.kernels(name, "jax")}
+    # modules (stateless activations: a trainable one's module holds nnx parameters)
+    acts = {k: evaluation(make_act(name, "jax", kernel=k)) for k in fns} if stateless else {}
     eager, residuals = {}, {}
-    for k, f in fns.items():  # eager value and gradient (the plain call: test_backend_jax, test_reference)
+    for k, f in fns.items():
         y, vjp = jax.vjp(f, x)
         (g,) = vjp(jnp.ones_like(y))
-        eager[k] = (_np(y), _np(g))
         residuals[k] = _input_sized(vjp, x.shape)
-        assert eager[k][0].shape == X.shape, k
-        # a concrete call (nothing differentiated: fused skips its custom_vjp) gives the same values
-        np.testing.assert_allclose(_np(f(x)), eager[k][0], **TOL, err_msg=f"{k}: plain call")
+        assert y.shape == XS.shape and y.dtype == x.dtype and g.dtype == x.dtype, k
+        # the plain call (nothing differentiated: fused skips its custom_vjp) and the backend's
+        # value_and_grad give the same values; eager vmap and grad give their bits
+        plain = f(x)
+        np.testing.assert_allclose(_np(plain), _np(y), **TOL, err_msg=f"{k}: plain call")
+        y_b, g_b = B.value_and_grad(f, x)
+        np.testing.assert_allclose(_np(y_b), _np(plain), **TOL, err_msg=f"{k}: value_and_grad")
+        assert _bits(jax.vmap(f)(x)) == _bits(plain), f"{k}: eager vmap"
+        assert _bits(jax.grad(lambda v, f=f: jnp.sum(f(v)))(x)) == _bits(g_b), f"{k}: eager grad"
+        eager[k] = (_np(plain), _np(g_b))
+        finite = np.isfinite(eager[k][0]) & np.isfinite(XS)
+        assert np.all(np.isfinite(eager[k][1][finite])), f"{k}: a non-finite gradient inside the domain"
+        if k in acts:
+            np.testing.assert_allclose(_np(acts[k](x)), eager[k][0], **TOL, err_msg=f"{k}: module")
 
-    def transformed(v):
+    def transformed(v, vb):
         out = {}
         for k, f in fns.items():
 
@@ -60,15 +113,25 @@ def test_kernels_under_jit_grad_vmap(name):
                 y = f(r)
                 return y.sum(), y
 
+            o = {"jit": f(v), "grad": jax.grad(lambda u, f=f: f(u).sum())(v)}
             # per row: vmap maps the value and the gradient of the sum
-            out[k] = jax.vmap(jax.grad(loss, has_aux=True))(v)
+            o["vmap_grad"], o["vmap"] = jax.vmap(jax.grad(loss, has_aux=True))(v)
+            if k in acts:
+                o["batch"], o["vmap_batch"] = acts[k](vb), jax.vmap(acts[k])(vb)
+            out[k] = o
         return out
 
-    # jit of vmap of grad, for every kernel at once: one compilation
-    for k, (g_t, y_t) in jax.jit(transformed)(x).items():
+    # every kernel at once: one compilation
+    for k, o in jax.jit(transformed)(x, xb).items():
         y, g = eager[k]
-        np.testing.assert_allclose(_np(y_t), y, **TOL, err_msg=f"{k}: jit(vmap(f))")
-        np.testing.assert_allclose(_np(g_t), g, **TOL, err_msg=f"{k}: jit(vmap(grad))")
+        for key, want in (("jit", y), ("vmap", y), ("grad", g), ("vmap_grad", g)):
+            assert o[key].shape == XS.shape and o[key].dtype == x.dtype, (k, key)
+            np.testing.assert_allclose(_np(o[key]), want, **TOL, err_msg=f"{k}: jit {key}")
+        _within_contract(name, k, o["jit"], "value")
+        _within_contract(name, k, o["grad"], "grad")
+        if k in acts:
+            np.testing.assert_allclose(_np(o["vmap_batch"]), _np(o["batch"]), **TOL, err_msg=f"{k}: batch")
+            np.testing.assert_allclose(_np(o["batch"][0]), y, **TOL, err_msg=f"{k}: batch row")
 
     assert residuals["composed"] >= 1
     for k in ("native", "compiled", "fused"):  # under jax.checkpoint with the guard

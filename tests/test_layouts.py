@@ -11,7 +11,8 @@ backend x kernel (NUMERICS.md "Shapes and layouts", "Checks").
   error on a leaf that requires grad; ``inplace=True`` refused where there is no
   in-place kernel;
 - float64 finite-difference gradient checks (second order for smooth
-  activations) on torch and JAX; JAX kernels under jit, grad and vmap.
+  activations) on torch and JAX (JAX kernels under jit, grad and vmap:
+  tests/test_kernels_jax.py).
 """
 
 from __future__ import annotations
@@ -348,28 +349,3 @@ if "jax" in BACKENDS:
         order = 2 if spec.smooth and cpu_kernels(name, "jax")[kernel].kind != "compiled" else 1
         # check_grads perturbs with NumPy arrays; polyact's JAX functions take JAX arrays only
         check_grads(lambda v: f(jnp.asarray(v)), (x,), order=order, modes=["rev"])
-
-    @pytest.mark.parametrize("name,backend,kernel", _kernel_cases("test_jax_transformations", ["jax"]))
-    def test_jax_transformations(name, backend, kernel):
-        """vmap and grad (of the sum) give the eager bits; jit and jit(grad) give
-        values and gradients within the contract (XLA fuses the ops under jit, so
-        the last bits may differ from eager)."""
-        import jax
-        import jax.numpy as jnp
-
-        spec = pa.get_spec(name)
-        kern = cpu_kernels(name, "jax")[kernel]
-        be = pa.get_backend("jax")
-        f = make_fn(name, "jax", kernel=kernel)
-        dtype = "float32"  # one dtype: every jit is a compilation
-        xn = _pool(24).reshape(4, 6).astype(dtype)
-        x = be.from_numpy(xn, dtype)
-        eager = np.asarray(f(x))
-        assert _bits(jax.vmap(f)(x)) == _bits(eager), "vmap"
-        g = jax.grad(lambda v: jnp.sum(f(v)))
-        _, g_eager = be.value_and_grad(f, x)
-        assert _bits(g(x)) == _bits(g_eager), "grad"
-        y_jit, g_jit = jax.jit(lambda v: (f(v), g(v)))(x)
-        assert y_jit.shape == x.shape and y_jit.dtype == x.dtype and g_jit.dtype == x.dtype
-        _check_values(spec, kern, y_jit, xn, dtype)
-        _check_values(spec, kern, g_jit, xn, dtype, "grad")
