@@ -40,10 +40,9 @@ demo: env
 # comparison and runs some of the main environment's modules (the
 # inductor-compiled kernels, the property tests, plots and docs), and the main
 # lane ends with the numpy/torch/jax dump, so that the lanes end together
-# (measured in a fresh clone, cold reference cache, CI=true, on a slow day: the
-# main lane done after 2071 s, the MegEngine lane after 2305 s, 2353 s in all,
-# with the JAX kernel, Triton and bench modules still in the second lane; they
-# took about 110 s there and now run in the main lane).
+# (measured in a fresh clone, cold reference cache, CI=true: the main lane done
+# after 1651 s, the MegEngine lane after 1705 s, 1751 s in all, 31 min from clone
+# to exit with both environments built).
 # The second lane's output is shown when both have finished.
 SECOND_LANE := tests/test_compiled.py tests/test_properties.py tests/test_plot.py tests/test_docsite.py \
 	tests/test_plugin_example.py tests/test_onnx.py
