@@ -67,11 +67,13 @@ class PolyactModule(nn.Module):
             _run=backend.runner(self.spec, kernel.impl, {"channel_axis": self.channel_axis}),
             _inplace_impl=kernel.inplace,
             _backend=backend,
+            # no trainable parameter and no noise: forward hands the fixed values over as they are
+            _plain=not self._trainable and self.spec.noise is None,
         )
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
-        for k in ("_run", "_inplace_impl", "_backend"):
+        for k in ("_run", "_inplace_impl", "_backend", "_plain"):
             state.pop(k, None)
         state["_generators"] = {}
         return state
@@ -84,6 +86,8 @@ class PolyactModule(nn.Module):
         self._bind(backend, registry.kernel_object(self.spec, backend, self.kernel, self._fixed))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._plain and not self.inplace:  # the common call (runners never change what they get)
+            return self._run(x, self._fixed)
         params = dict(self._fixed)
         for k in self._trainable:
             params[k] = getattr(self, k)

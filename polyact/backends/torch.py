@@ -687,14 +687,13 @@ class TorchBackend(_base.Backend):
 
     def _picker(self, auto: Any) -> Any:
         composed = auto.table["composed"].impl
-        mode_of = self._mode
+        compiling, exporting = self._compiling, self._exporting  # self._mode, inlined (every call)
 
         Tensor = self.fw.Tensor
         grad_enabled = self.fw.is_grad_enabled
 
         def pick(dt: str, x: Any, params: Any) -> Any:
-            mode = mode_of()
-            if mode == "compile":
+            if compiling():
                 # inductor fuses the formula (and the guard) into one loop and its
                 # partitioner recomputes instead of saving intermediates: the
                 # composed kernel is what auto traces (dynamo cannot read the
@@ -704,6 +703,7 @@ class TorchBackend(_base.Backend):
                 any(isinstance(v, Tensor) and v.requires_grad for v in params.values()) if params else False
             )
             grad = (x.requires_grad or live) and grad_enabled()
+            mode = "export" if exporting() else None
             # x.numel(): self._numel inlined (the hot path)
             return auto.pick(dt, "cpu" if x.is_cpu else x.device.type, mode, live, x.numel(), grad).impl
 
@@ -739,7 +739,8 @@ class TorchBackend(_base.Backend):
         # an op correct up to a bound (gelu's overflow near the float maximum): its
         # eager CPU calls run it where the input's minimum and maximum are within
         bound = getattr(native_impl, "bound", None)
-        t, mode, plain = self.fw, self._mode, _base.plain_values
+        t, plain = self.fw, _base.plain_values
+        compiling, exporting = self._compiling, self._exporting  # self._mode, inlined (every call)
         grad_enabled = t.is_grad_enabled
         # per dtype and parameter values: 0 guard, 1 bare without autograd, 2 bare
         exact: Dict[Any, int] = {}
@@ -748,7 +749,7 @@ class TorchBackend(_base.Backend):
         def runs_bare(x: Any, impl: Any, params: Mapping[str, Any]) -> bool:
             if getattr(impl, "guards_specials", False):  # the triton kernel: the guard is inside
                 return True
-            if mode() is not None or _wrapped(x):
+            if compiling() or exporting() or _wrapped(x):
                 return False
             cpu = x.is_cpu
             if impl is native_impl:
