@@ -1,7 +1,7 @@
 """Every JAX kernel of every element-wise activation under the transformations,
 in one test per activation (one shape, and one jitted computation for all its
 kernels: JAX compiles per function and shape, and these checks used to be three
-tests with three shapes, a sixth of the main suite's time):
+tests with three shapes, a fifth of the main suite's time):
 
 - eager: ``vmap`` and ``grad`` (of the sum) give the bits of the plain call and
   of the backend's ``value_and_grad`` (an eager ``jax.vjp``);
