@@ -104,3 +104,28 @@ def cpu_kernels(name, backend):
     from polyact.check import _in_default_matrix
 
     return {k: v for k, v in polyact.kernels(name, backend).items() if _in_default_matrix(v, backend)}
+
+
+def check_values(spec, kern, y, x, dtype, what="value", params=None) -> None:
+    """``y`` (the values or, for ``what="grad"``, the derivatives of kernel ``kern``
+    at ``x``) within the contract of the reference, the derivatives away from the
+    kinks. Kernels not eligible for auto are known to break the contract (the
+    consistency matrix reports them) and are only run."""
+    import numpy as np
+
+    from polyact._inputs import away_from_kinks
+    from polyact._numerics import within_contract
+    from polyact._refcache import reference
+
+    params = {**required_params(spec.name), **(params or {})}
+    if not kern.eligible_for(spec.bind(params)):
+        return
+    xf = np.asarray(x, dtype=np.float64).reshape(-1)
+    got = np.asarray(y, dtype=np.float64).reshape(-1)
+    ref = reference(spec, params, np.asarray(x).reshape(-1), dtype, what)
+    keep = away_from_kinks(xf, spec.kink_points(spec.bind(params))) if what == "grad" else xf == xf
+    keep |= np.isnan(xf)
+    ok = within_contract(got[keep], ref[keep], xf[keep], dtype, grad=what == "grad")
+    assert ok.all(), (
+        f"{what} ({dtype}): x={xf[keep][~ok][:4]} got={got[keep][~ok][:4]} ref={ref[keep][~ok][:4]}"
+    )

@@ -20,11 +20,8 @@ import numpy as np
 import pytest
 
 import polyact
-from polyact._inputs import away_from_kinks
-from polyact._numerics import within_contract
-from polyact._refcache import reference
 
-from .conftest import evaluation, make_act, make_fn, required_params
+from .conftest import check_values, evaluation, make_act, make_fn, required_params
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
@@ -55,24 +52,6 @@ def _input_sized(vjp, shape) -> int:
     return sum(1 for leaf in jax.tree_util.tree_leaves(vjp) if getattr(leaf, "shape", None) == shape)
 
 
-def _within_contract(name, kernel, got, what) -> None:
-    """``got`` (at XS, float32) within the contract of the reference; gradients away
-    from the kinks. Kernels not eligible for auto (known to break the contract,
-    reported by the consistency matrix) are only run."""
-    spec = polyact.get_spec(name)
-    params = required_params(name)
-    if not polyact.kernels(name, "jax")[kernel].eligible_for(spec.bind(params)):
-        return
-    x = XS.astype(np.float32).reshape(-1)
-    xf = x.astype(np.float64)
-    ref = reference(spec, params, x, "float32", what)
-    keep = away_from_kinks(xf, spec.kink_points(spec.bind(params))) if what == "grad" else xf == xf
-    keep |= np.isnan(xf)
-    got = _np(got).reshape(-1)
-    ok = within_contract(got[keep], ref[keep], xf[keep], "float32", grad=what == "grad")
-    assert ok.all(), f"{kernel} {what} under jit: x={xf[keep][~ok]} got={got[keep][~ok]} ref={ref[keep][~ok]}"
-
-
 @pytest.mark.parametrize("name", ELEMENTWISE)
 def test_kernels_under_jit_grad_vmap(name):
     """Per activation (compilations are shared): every kernel eagerly under vmap and
@@ -81,7 +60,8 @@ def test_kernels_under_jit_grad_vmap(name):
     B = polyact.get_backend("jax")
     x = jnp.asarray(XS, dtype=jnp.float32)
     xb = jnp.stack([x, -x, 2 * x])
-    stateless = not polyact.get_spec(name).trainable
+    spec = polyact.get_spec(name)
+    stateless = not spec.trainable
     fns = {k: make_fn(name, "jax", kernel=k) for k in polyact.kernels(name, "jax")}
     # modules (stateless activations: a trainable one's module holds nnx parameters)
     acts = {k: evaluation(make_act(name, "jax", kernel=k)) for k in fns} if stateless else {}
@@ -127,8 +107,9 @@ def test_kernels_under_jit_grad_vmap(name):
         for key, want in (("jit", y), ("vmap", y), ("grad", g), ("vmap_grad", g)):
             assert o[key].shape == XS.shape and o[key].dtype == x.dtype, (k, key)
             np.testing.assert_allclose(_np(o[key]), want, **TOL, err_msg=f"{k}: jit {key}")
-        _within_contract(name, k, o["jit"], "value")
-        _within_contract(name, k, o["grad"], "grad")
+        kern, xs = polyact.kernels(name, "jax")[k], XS.astype(np.float32)
+        check_values(spec, kern, o["jit"], xs, "float32")
+        check_values(spec, kern, o["grad"], xs, "float32", "grad")
         if k in acts:
             np.testing.assert_allclose(_np(o["vmap_batch"]), _np(o["batch"]), **TOL, err_msg=f"{k}: batch")
             np.testing.assert_allclose(_np(o["batch"][0]), y, **TOL, err_msg=f"{k}: batch row")

@@ -23,12 +23,11 @@ import numpy as np
 import pytest
 
 import polyact as pa
-from polyact._inputs import away_from_kinks
 from polyact._numerics import numpy_dtype, within_contract
 from polyact._refcache import reference
 from polyact.check import backend_dtypes, param_id, param_sets
 
-from .conftest import BACKENDS, cpu_kernels, evaluation, make_act, make_fn, required_params
+from .conftest import BACKENDS, check_values, cpu_kernels, evaluation, make_act, make_fn, required_params
 
 ELEMENTWISE = [n for n in pa.list_activations() if pa.get_spec(n).elementwise]
 
@@ -119,23 +118,6 @@ def test_views_give_contiguous_bits(name, backend, kernel):
 
 
 # --------------------------------------------------------------------------- shapes
-def _check_values(spec, kern, y, x, dtype, what="value", params=None) -> None:
-    """``y`` (NumPy) within the contract of the reference at ``x`` (kernels that
-    are not eligible for auto are known to break it and are only run)."""
-    params = {**required_params(spec.name), **(params or {})}
-    if not kern.eligible_for(spec.bind(params)):
-        return
-    xf = np.asarray(x, dtype=np.float64).reshape(-1)
-    got = np.asarray(y, dtype=np.float64).reshape(-1)
-    ref = reference(spec, params, np.asarray(x).reshape(-1), dtype, what)
-    keep = away_from_kinks(xf, spec.kink_points(spec.bind(params))) if what == "grad" else xf == xf
-    keep |= np.isnan(xf)
-    ok = within_contract(got[keep], ref[keep], xf[keep], dtype, grad=what == "grad")
-    assert ok.all(), (
-        f"{what} ({dtype}): x={xf[keep][~ok][:4]} got={got[keep][~ok][:4]} ref={ref[keep][~ok][:4]}"
-    )
-
-
 @pytest.mark.parametrize("name,backend,kernel", _kernel_cases("test_zero_d_and_empty"))
 def test_zero_d_and_empty(name, backend, kernel):
     """0-d inputs give 0-d results of the input's dtype (a NumPy scalar counts as
@@ -158,7 +140,7 @@ def test_zero_d_and_empty(name, backend, kernel):
             )
             assert tuple(y.shape) == () and be.dtype_name(y) == dtype, (v, dtype)
             got.append(float(np.asarray(be.to_numpy(y), dtype=np.float64)))
-        _check_values(spec, kern, got, values, dtype)
+        check_values(spec, kern, got, values, dtype)
 
 
 ODD_SIZES = (1, 3, 7, 15, 17, 33, 1025)
