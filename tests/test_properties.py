@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 import polyact as pa
 from polyact._inputs import away_from_kinks
 from polyact._numerics import FORMATS, numpy_dtype, within_contract
-from polyact._refcache import reference, reference_at_zero
-from polyact.check import backend_dtypes, param_id, param_sets
+from polyact._refcache import reference
+from polyact.check import backend_dtypes, param_id, param_sets, read_as_zero
 
 from .conftest import BACKENDS, cpu_kernels, evaluation, make_act, make_fn, required_params
 
@@ -255,14 +255,9 @@ def _read_as_zero(
     """Where a backend that treats subnormal inputs as zero (XLA, MegEngine) matches the
     reference at the zero of the input's sign (as the consistency matrix allows).
     ``y`` and ``ref`` are the values at ``x[keep]``."""
-    if keep is not None:
-        x = x[keep]
-    xf = x.astype(np.float64)
-    sub = (xf != 0) & (np.abs(xf) < FORMATS[dtype].tiny)
-    if not getattr(be, "flushes_subnormal_inputs", False) or not sub.any():
+    if not getattr(be, "flushes_subnormal_inputs", False):
         return np.zeros(y.shape, dtype=bool)
-    ref0 = reference_at_zero(spec, params, x, ref, sub, dtype, what)
-    return sub & within_contract(y, ref0, np.where(sub, np.copysign(0.0, xf), xf), dtype, grad=what == "grad")
+    return read_as_zero(spec, params, x if keep is None else x[keep], y, ref, dtype, what)[0]
 
 
 def check_against_reference(
