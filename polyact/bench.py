@@ -1149,19 +1149,24 @@ def _import_times(runs: int = 7) -> Dict[str, float]:
     }
 
 
-def _per_call(fn: Callable[[], Any], calls: int, samples: int, sync: Callable[[], Any]) -> float:
-    """Median seconds per call of ``fn`` (``calls`` per sample)."""
-    for _ in range(min(calls, 50)):
-        fn()
-    sync()
-    out = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        for _ in range(calls):
+def _per_call(*fns: Callable[[], Any], calls: int, samples: int, sync: Callable[[], Any]) -> List[float]:
+    """Median seconds per call of each of ``fns`` (``calls`` per sample). The
+    samples alternate between the functions (and their order between rounds),
+    so a slow spell of a shared machine falls on all of them alike."""
+    for fn in fns:
+        for _ in range(min(calls, 50)):
             fn()
-        sync()
-        out.append((time.perf_counter() - t0) / calls)
-    return statistics.median(out)
+    sync()
+    out: List[List[float]] = [[] for _ in fns]
+    for i in range(samples):
+        order = list(enumerate(fns))
+        for j, fn in order if i % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            sync()
+            out[j].append((time.perf_counter() - t0) / calls)
+    return [statistics.median(o) for o in out]
 
 
 def overhead(
@@ -1169,7 +1174,7 @@ def overhead(
     name: str = "silu",
     *,
     calls: int = 200,
-    samples: int = 7,
+    samples: int = 15,
     imports: int = 7,
 ) -> Dict[str, Any]:
     """The import time over a bare interpreter, and per backend the time of a
@@ -1186,7 +1191,12 @@ def overhead(
         h = _harness(b)
         x = h.b.from_numpy(np.linspace(-3, 3, 8, dtype=np.float32), "float32")
         registry.get_activation(spec.name, h.name)
-        get_s = _per_call(lambda: registry.get_activation(spec.name, h.name), calls, samples, lambda: None)
+        (get_s,) = _per_call(
+            lambda: registry.get_activation(spec.name, h.name),
+            calls=calls,
+            samples=samples,
+            sync=lambda: None,
+        )
         module = registry.get_activation(spec.name, h.name)
         kname = auto_kernel_name(spec.name, h.name, "float32", params, 8)
         impl = registry.kernels(spec.name, h.name)[kname].impl
@@ -1202,8 +1212,7 @@ def overhead(
         def call_impl() -> None:
             last[0] = impl(x, **params)
 
-        t_mod = _per_call(call_module, calls, samples, sync)
-        t_imp = _per_call(call_impl, calls, samples, sync)
+        t_mod, t_imp = _per_call(call_module, call_impl, calls=calls, samples=samples, sync=sync)
         out["backends"][h.name] = {
             "kernel": kname,
             "get_activation_us": get_s * 1e6,
