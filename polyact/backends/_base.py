@@ -374,6 +374,8 @@ class Backend:
         # no per-channel values, gate or noise: a call without parameters on a
         # full-precision input takes a short path (the fixed cost of every call)
         plain = not channel_keys and not gated and noise is None
+        # the limits of a call without parameters, for a spec that has none: fixed
+        lim0 = _fixed_limits(limits_of, spec) if guard and plain and not spec.params else None
 
         def run(x: Any, params: Mapping[str, Any], rng: Any = None) -> Any:
             """``rng``: None in evaluation mode; in training mode (stochastic
@@ -383,7 +385,8 @@ class Backend:
             if plain and not params and dt not in HALF:
                 xc = layout(x)
                 if guard and not runs_bare(xc, impl, params):
-                    return backend._guarded(getattr(impl, "beyond", impl), xc, {}, limits_of(spec, params))
+                    lim = lim0 if lim0 is not None else limits_of(spec, params)
+                    return backend._guarded(getattr(impl, "beyond", impl), xc, {}, lim)
                 return impl(xc)
             if gated:  # one message on every backend and kernel (natives raise their own)
                 _check_even(tuple(x.shape), params["axis"])
@@ -521,6 +524,15 @@ class Backend:
         f.__qualname__ = spec.name
         f.__doc__ = spec.docstring(self.name)
         return f
+
+
+def _fixed_limits(limits_of: Callable[..., Any], spec: ActivationSpec) -> Any:
+    """The limits of a spec without parameters, or None where they cannot be
+    computed now (the guarded call then asks, and reports the error)."""
+    try:
+        return limits_of(spec, {})
+    except Exception:
+        return None
 
 
 def _code_name(name: str) -> str:

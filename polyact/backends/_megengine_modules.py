@@ -15,7 +15,7 @@ from . import _base
 from ._layers import format_params
 from .megengine import NAME, torch_momentum_to_megengine
 
-_RUNTIME = ("_run", "_backend", "_noise_rng")
+_RUNTIME = ("_run", "_backend", "_noise_rng", "_plain")
 
 
 def _as_local_state(module: M.Module, state: Dict[str, Any]) -> Dict[str, Any]:
@@ -148,6 +148,8 @@ class PolyactModule(M.Module):
             self, "_run", backend.runner(self.spec, kernel.impl, {"channel_axis": self.channel_axis})
         )
         object.__setattr__(self, "_backend", backend)
+        # no trainable parameters or noise: calls hand the fixed values over as they are
+        object.__setattr__(self, "_plain", not self._trainable and self.spec.noise is None)
 
     def __getstate__(self) -> Dict[str, Any]:
         state = self.__dict__.copy()
@@ -170,6 +172,8 @@ class PolyactModule(M.Module):
         return super().load_state_dict(state_dict, strict)
 
     def forward(self, x: Any) -> Any:
+        if self._plain:  # the common call (runners never change what they get)
+            return self._run(x, self._fixed)
         params = dict(self._fixed)
         for k in self._trainable:
             params[k] = getattr(self, k)

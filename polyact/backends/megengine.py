@@ -512,7 +512,10 @@ class MegEngineBackend(_base.Backend):
         """Whether every element of the eager tensor ``x`` is finite: read on the
         host when ``small``, else from a sum on the device."""
         if small:  # (half precision arrives here promoted to float32)
-            return bool(np.isfinite(x.numpy()).all())
+            a = x.numpy()
+            if a.size <= 32:  # summed in Python (double precision: no overflow), faster than NumPy
+                return math.isfinite(sum(a.reshape(-1).tolist()))
+            return bool(np.isfinite(a).all())
         return math.isfinite(float(self.fw.functional.sum(x.detach()).item()))
 
     def _tracing(self) -> bool:
@@ -547,9 +550,11 @@ class MegEngineBackend(_base.Backend):
             if self._finite_eager(x, small):
                 # MegEngine's element-wise kernels take another code path, with other
                 # last bits, on a strided view (a slice). The reduction makes a view
-                # contiguous in place; on the host path a multiplication by one
-                # (exact, and never the input itself) does.
-                y = impl(x * 1.0 if small else x, **p)
+                # contiguous in place, and so does asking for the device tensor (about
+                # 1 us, against 11 for a multiplication by one).
+                if small:
+                    x._dev_tensor()
+                y = impl(x, **p)
                 # a kernel returning its input unchanged (identity): a GradManager gives no
                 # gradient to an output that is the attached tensor itself, so return a copy
                 return F.copy(y) if y is x else y
