@@ -802,7 +802,9 @@ def _measure_group(
 ) -> None:
     """Time the candidates of one (activation, backend, dtype) side by side:
     after each one's warm-up, every round times each candidate once, so a slow
-    spell of a shared machine falls on all of them alike; medians per candidate.
+    spell of a shared machine falls on all of them alike, and starts one
+    candidate later than the round before, so none always runs first or after
+    the same one (whose freed memory it reuses); medians per candidate.
     A candidate that raises gets its error on its row and leaves the rounds."""
     live: List[Tuple[_Timing, Row]] = []
     for c, row in zip(cands, rows):
@@ -817,7 +819,8 @@ def _measure_group(
         bar.step()
     for i in range(repeat):
         bar.show(f"{label} round {i + 1}/{repeat}")
-        for t, row in list(live):
+        k = i % len(live) if live else 0
+        for t, row in live[k:] + live[:k]:  # each round starts one candidate later
             try:
                 t.sample()
             except Exception as exc:
