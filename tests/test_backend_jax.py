@@ -697,23 +697,25 @@ def test_jax_training_needs_an_explicit_key():
     assert float(jnp.std(y)) > 0
 
 
-def test_small_finite_eager_calls_skip_the_guard(monkeypatch):
-    """An eager call on a small all-finite CPU array runs the kernel bare (a NumPy
-    finiteness check instead of the guard's op-by-op computation); a special
-    value anywhere, or a trace (grad, jit), takes the guard. Values agree."""
+@pytest.mark.parametrize("n", [8, X.size])  # up to 32 elements summed in Python, more counted by NumPy
+def test_small_finite_eager_calls_skip_the_guard(monkeypatch, n):
+    """An eager call on a small all-finite CPU array runs the kernel bare (a
+    finiteness check on the host instead of the guard's op-by-op computation); a
+    special value anywhere, or a trace (grad, jit), takes the guard. Values agree."""
     calls = []
     real = B._guarded
     monkeypatch.setattr(B, "_guarded", lambda *a: calls.append(1) or real(*a))
     f = polyact.get_function("mish", "jax", kernel="composed")
-    x = jnp.asarray(X, dtype=jnp.float32)
+    xs = np.linspace(-6.0, 6.0, n)
+    x = jnp.asarray(xs, dtype=jnp.float32)
     y = np.asarray(f(x))
     assert calls == []
-    want = X * np.tanh(np.log1p(np.exp(X)))
+    want = xs * np.tanh(np.log1p(np.exp(xs)))
     np.testing.assert_allclose(y, want, rtol=2e-6, atol=1e-7)
     assert np.array_equal(np.asarray(f(x)), y)  # repeated calls: bit-identical
     y2 = np.asarray(f(x.at[3].set(jnp.nan).at[5].set(-jnp.inf)))
     assert calls == [1] and np.isnan(y2[3]) and y2[5] == 0.0
-    keep = np.ones(X.size, bool)
+    keep = np.ones(n, bool)
     keep[[3, 5]] = False
     assert np.array_equal(y2[keep], y[keep])
     g = jax.grad(lambda v: f(v).sum())(x)
