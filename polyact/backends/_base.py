@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import numbers
 import re
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
@@ -524,6 +525,21 @@ class Backend:
         f.__qualname__ = spec.name
         f.__doc__ = spec.docstring(self.name)
         return f
+
+
+def finite_on_host(a: Any) -> bool:
+    """Whether every element of the NumPy array ``a`` is finite (the eager
+    check of backends that read small inputs on the host). Up to 32 elements
+    are summed in Python, in double precision: a NaN or an infinity makes the
+    sum non-finite, there is no warning at inf - inf (warnings may be errors in
+    the caller's process), and an overflowing sum of finite float64 values only
+    sends the call through the guard. Larger arrays are counted by NumPy
+    (``count_nonzero`` is a C call, where ``ndarray.all`` goes through Python)."""
+    if a.size <= 32:
+        return math.isfinite(sum(a.ravel().tolist()))
+    import numpy as np  # (loaded: ``a`` is one of its arrays)
+
+    return int(np.count_nonzero(np.isfinite(a))) == a.size
 
 
 def _fixed_limits(limits_of: Callable[..., Any], spec: ActivationSpec) -> Any:
