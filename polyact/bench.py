@@ -803,8 +803,8 @@ def _measure_group(
     """Time the candidates of one (activation, backend, dtype) side by side:
     after each one's warm-up, every round times each candidate once, so a slow
     spell of a shared machine falls on all of them alike, and starts one
-    candidate later than the round before, so none always runs first or after
-    the same one (whose freed memory it reuses); medians per candidate.
+    candidate later than the round before, so none always runs first or right
+    after the same one; medians per candidate.
     A candidate that raises gets its error on its row and leaves the rounds."""
     live: List[Tuple[_Timing, Row]] = []
     for c, row in zip(cands, rows):
